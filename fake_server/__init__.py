@@ -1,0 +1,1 @@
+"""fake-realtime: a faithful fake of the OpenAI Realtime API (GA, WebSocket)."""
