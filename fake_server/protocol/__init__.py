@@ -1,0 +1,1 @@
+"""Protocol data and rules: ids, the error table, and the schemas compiled from ``schemas/``."""
