@@ -1,0 +1,411 @@
+"""The WebSocket face of the fake: a thin transport over the sans-I/O core.
+
+Everything the client sees is decided by :func:`fake_server.handshake.open_session` and
+:class:`fake_server.session.Session`; this module only moves frames. It owns the real
+clock and the per-connection id generators, so a seeded server is reproducible.
+
+Use it as ``with FakeRealtimeServer() as server:`` (its own event loop in a daemon
+thread) or ``async with FakeRealtimeServer() as server:`` (in the caller's loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+import traceback
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Iterable, Optional, Sequence
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .handshake import DEFAULT_MODELS, HandshakeRequest, ServerPolicy, is_realtime_path, open_session, select_subprotocol
+from .protocol.ids import IdGenerator
+from .protocol.rules import RealtimeError
+from .session import Session, SessionLimits
+
+__all__ = ["FakeRealtimeServer"]
+
+_log = logging.getLogger("fake_server.server")
+
+# A 15 MiB audio append is ~20 MiB of base64 inside JSON; leave room for the envelope.
+_MAX_FRAME_BYTES = 32 * 1024 * 1024
+_CLOSE_TIMEOUT = 5.0
+_START_TIMEOUT = 30.0
+_STOP_TIMEOUT = 30.0
+
+# One shared encoder: compact like the live frames, UTF-8 text as is (json.dumps with
+# keyword arguments would build a new encoder for every event).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+InternalError = tuple[Optional[str], str]
+"""(session id or None, formatted traceback) for one contained exception."""
+
+
+def _plain_headers(headers: Headers) -> dict[str, str]:
+    """A plain mapping of the request headers, repeated fields joined as HTTP allows."""
+    return {name: ", ".join(headers.get_all(name)) for name in headers}
+
+
+def _offered_subprotocols(headers: Headers) -> list[str]:
+    offered: list[str] = []
+    for value in headers.get_all("Sec-WebSocket-Protocol"):
+        offered.extend(part.strip() for part in value.split(",") if part.strip())
+    return offered
+
+
+def _server_error_event(session: Session | None, ids: IdGenerator) -> dict[str, Any]:
+    """The live ``server_error`` event, built defensively: the core just failed."""
+    session_id = getattr(session, "id", None) or "unknown"
+    try:
+        error = RealtimeError("server_error", session_id=session_id).body(None)
+    except Exception:  # the rules table itself is broken: fall back to a literal body
+        error = {
+            "type": "server_error",
+            "code": None,
+            "message": "The server had an error while processing your request. Sorry about that!",
+            "param": None,
+            "event_id": None,
+        }
+    try:
+        event_id = (session.ids if session is not None else ids).new("event")
+    except Exception:
+        event_id = ids.new("event")
+    return {"type": "error", "event_id": event_id, "error": error}
+
+
+def _url_host(host: str) -> str:
+    """The host to put in a URL for a bound address (wildcards become loopback)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class FakeRealtimeServer:
+    """A fake ``wss://api.openai.com/v1/realtime`` on a local port.
+
+    ``api_keys=None`` accepts any non-empty key; ``models=None`` accepts the known
+    realtime models; ``seed`` makes ids reproducible (``None`` picks a random seed).
+    Change :attr:`policy` freely in a test; :meth:`reset` restores the constructor's.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_keys: Iterable[str] | None = None,
+        models: Iterable[str] | None = None,
+        seed: int | str | None = None,
+        validate_server_events: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._api_keys = None if api_keys is None else frozenset(api_keys)
+        self._models = DEFAULT_MODELS if models is None else frozenset(models)
+        self._validate_server_events = validate_server_events
+        self._fixed_seed = seed
+        self.seed: int | str = self._pick_seed()
+        self.policy: ServerPolicy = self._initial_policy()
+        self.internal_errors: list[InternalError] = []
+
+        self._lock = threading.Lock()
+        self._sessions: list[Session] = []
+        self._open: dict[ServerConnection, int] = {}
+        self._generation = 0
+        self._next_index = 0
+        self._bound: tuple[str, int] | None = None
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_error: BaseException | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # --- configuration ----------------------------------------------------------------
+
+    def _pick_seed(self) -> int | str:
+        return self._fixed_seed if self._fixed_seed is not None else secrets.randbits(64)
+
+    def _initial_policy(self) -> ServerPolicy:
+        return ServerPolicy(
+            api_keys=self._api_keys,
+            models=self._models,
+            limits=SessionLimits(validate_server_events=self._validate_server_events),
+        )
+
+    # --- addresses --------------------------------------------------------------------
+
+    def _origin(self, scheme: str) -> str:
+        if self._bound is not None:
+            host, port = self._bound
+        elif self.port:
+            host, port = self.host, self.port
+        else:
+            raise RuntimeError("the server is not listening yet: start it first")
+        return f"{scheme}://{_url_host(host)}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The full realtime endpoint, e.g. ``ws://127.0.0.1:PORT/v1/realtime``."""
+        return self._origin("ws") + "/v1/realtime"
+
+    @property
+    def base_url(self) -> str:
+        """What the openai SDK's ``websocket_base_url`` takes."""
+        return self._origin("ws") + "/v1"
+
+    @property
+    def http_base_url(self) -> str:
+        """What the openai SDK's ``base_url`` / ``OPENAI_BASE_URL`` takes (mapped to ws)."""
+        return self._origin("http") + "/v1"
+
+    # --- state ------------------------------------------------------------------------
+
+    @property
+    def sessions(self) -> list[Session]:
+        """The sessions opened so far, in connection order (a snapshot)."""
+        with self._lock:
+            return list(self._sessions)
+
+    def reset(self) -> None:
+        """Close every open connection (1000), forget sessions and errors, restore the policy.
+
+        Connection indexes restart at 0, so a seeded server mints the same ids in
+        every test; an unseeded server picks a new random seed.
+        """
+        with self._lock:
+            self._generation += 1
+            doomed = list(self._open)
+            self._open.clear()
+            self._sessions.clear()
+            self.internal_errors.clear()
+            self._next_index = 0
+            self.seed = self._pick_seed()
+            self.policy = self._initial_policy()
+        loop = self._loop
+        if not doomed or loop is None or loop.is_closed():
+            return
+        if self._on_loop_thread():
+            self._close_all(doomed)
+        else:
+            loop.call_soon_threadsafe(self._close_all, doomed)
+
+    def _on_loop_thread(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def _close_all(self, connections: Sequence[ServerConnection]) -> None:
+        # Fire and forget: a client whose event loop is gone never answers the close,
+        # and a test must not wait for that.
+        for connection in connections:
+            task = asyncio.ensure_future(connection.close(1000))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    def _record(self, generation: int, session: Session | None, exc: BaseException) -> None:
+        session_id = getattr(session, "id", None)
+        report = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        _log.error("internal error in session %s:\n%s", session_id, report)
+        with self._lock:
+            if generation == self._generation:
+                self.internal_errors.append((session_id, report))
+
+    # --- lifecycle: background thread -----------------------------------------------------
+
+    def start(self) -> "FakeRealtimeServer":
+        """Serve from a daemon thread with its own event loop; returns once listening."""
+        if self._thread is not None or self._loop is not None:
+            raise RuntimeError("the server is already running")
+        ready = threading.Event()
+        self._thread_error = None
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(ready,), name="fake-realtime-server", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(_START_TIMEOUT):
+            raise RuntimeError("the fake realtime server did not start in time")
+        if self._thread_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._thread_error
+        return self
+
+    def _thread_main(self, ready: threading.Event) -> None:
+        async def run() -> None:
+            try:
+                await self._open_listener()
+            except BaseException as exc:
+                self._thread_error = exc
+                ready.set()
+                return
+            ready.set()
+            assert self._stop_event is not None
+            await self._stop_event.wait()
+            await self._close_listener()
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # shutting down failed; keep the thread quiet
+            _log.error("fake realtime server thread ended with an error", exc_info=exc)
+        finally:
+            ready.set()
+
+    def stop(self) -> None:
+        """Close all connections and the listener, and join the thread."""
+        thread, loop, stop_event = self._thread, self._loop, self._stop_event
+        if thread is None:
+            return
+        if loop is not None and stop_event is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop_event.set)
+            except RuntimeError:  # the loop closed between the check and the call
+                pass
+        thread.join(_STOP_TIMEOUT)
+        self._thread = None
+
+    def __enter__(self) -> "FakeRealtimeServer":
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- lifecycle: caller's event loop --------------------------------------------------
+
+    async def __aenter__(self) -> "FakeRealtimeServer":
+        if self._thread is not None or self._loop is not None:
+            raise RuntimeError("the server is already running")
+        await self._open_listener()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._close_listener()
+
+    async def _open_listener(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        try:
+            self._server = await serve(
+                self._handle,
+                self.host,
+                self.port,
+                process_request=self._process_request,
+                select_subprotocol=self._select_subprotocol,
+                max_size=_MAX_FRAME_BYTES,
+                close_timeout=_CLOSE_TIMEOUT,
+            )
+        except BaseException:
+            self._loop = None
+            self._stop_event = None
+            raise
+        address = self._server.sockets[0].getsockname()
+        self._bound = (address[0], address[1])
+        self.port = address[1]
+
+    async def _close_listener(self) -> None:
+        server = self._server
+        try:
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+            if self._pending:
+                await asyncio.gather(*self._pending, return_exceptions=True)
+        finally:
+            self._server = None
+            self._loop = None
+            self._stop_event = None
+            self._bound = None
+
+    # --- the WebSocket hooks --------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not is_realtime_path(request.path.partition("?")[0]):
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        return None
+
+    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
+        return select_subprotocol(offered)
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        with self._lock:
+            index = self._next_index
+            self._next_index += 1
+            generation = self._generation
+            self._open[connection] = generation
+            seed = self.seed
+            policy = self.policy
+        ids = IdGenerator(f"{seed}:{index}", time.time)
+        session: Session | None = None
+        try:
+            request = connection.request
+            assert request is not None
+            handshake = HandshakeRequest.from_target(
+                request.path, _plain_headers(request.headers), _offered_subprotocols(request.headers)
+            )
+            try:
+                opening = open_session(handshake, policy, ids=ids, clock=time.time)
+                frames = [_encode(event) for event in opening.events]
+            except Exception as exc:  # the core failed before a session existed: end politely
+                self._record(generation, None, exc)
+                await connection.send(_encode(_server_error_event(None, ids)))
+                await connection.close(1011, "server_error")
+                return
+            session = opening.session
+            if session is not None:
+                with self._lock:
+                    if generation == self._generation:
+                        self._sessions.append(session)
+            for frame in frames:
+                await connection.send(frame)
+            if opening.close is not None:
+                await connection.close(opening.close.code, opening.close.reason)
+                return
+            if session is None:
+                return
+            await self._serve_session(connection, session, generation, ids)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # a transport bug: contain it, record it, end this connection only
+            self._record(generation, session, exc)
+        finally:
+            with self._lock:
+                self._open.pop(connection, None)
+
+    async def _serve_session(
+        self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator
+    ) -> None:
+        send = connection.send
+        encode = _encode
+        async for message in connection:
+            try:
+                if isinstance(message, str):
+                    events = session.receive_text(message)
+                else:
+                    events = session.receive_binary(message)
+                frames = [encode(event) for event in events]
+                closing = session.closing
+            except Exception as exc:  # a core bug: report it like the live service, stay open
+                self._record(generation, session, exc)
+                frames = [encode(_server_error_event(session, ids))]
+                closing = None
+            for frame in frames:
+                await send(frame)
+            if closing is not None:
+                await connection.close(closing.code, closing.reason)
+                return
