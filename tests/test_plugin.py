@@ -1,0 +1,116 @@
+"""The pytest plugin, exercised through pytester on generated test files."""
+
+from __future__ import annotations
+
+import pytest
+
+# Registers the plugin in the inner run even when the package is not installed.
+CONFTEST = """
+import fake_server.pytest_plugin as plugin
+
+def pytest_configure(config):
+    if not config.pluginmanager.is_registered(plugin):
+        config.pluginmanager.register(plugin, "fake_realtime")
+"""
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(source)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+
+
+def test_fresh_state_per_test_on_the_same_port_sync_and_async(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import json
+        import pytest
+        from websockets.asyncio.client import connect
+        from websockets.sync.client import connect as sync_connect
+
+        SEEN = []
+
+        def test_sync_first(realtime_server):
+            assert realtime_server.policy.api_keys is None
+            assert realtime_server.internal_errors == []
+            assert realtime_server.sessions == []
+            with sync_connect(realtime_server.url + "?model=gpt-realtime",
+                              additional_headers={"Authorization": "Bearer sk-x"}) as ws:
+                assert json.loads(ws.recv(timeout=10))["type"] == "session.created"
+            assert len(realtime_server.sessions) == 1
+            realtime_server.policy.api_keys = frozenset({"changed"})
+            SEEN.append(realtime_server.port)
+
+        @pytest.mark.asyncio
+        async def test_async_second(realtime_server):
+            assert realtime_server.policy.api_keys is None
+            assert realtime_server.sessions == []
+            async with connect(realtime_server.url, additional_headers={"Authorization": "Bearer sk-x"}) as ws:
+                assert json.loads(await ws.recv())["error"]["code"] == "missing_model"
+            SEEN.append(realtime_server.port)
+
+        def test_same_listener(realtime_server, realtime_listener):
+            assert realtime_server is realtime_listener
+            assert SEEN[0] == SEEN[1] == realtime_server.port
+        """,
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_connection_left_open_is_closed_before_the_next_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import json
+        import pytest
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        LEFT = []
+
+        def test_leaves_a_connection_open(realtime_server):
+            ws = connect(realtime_server.url + "?model=gpt-realtime",
+                         additional_headers={"Authorization": "Bearer sk-x"})
+            ws.recv(timeout=10)
+            LEFT.append(ws)
+
+        def test_finds_it_closed(realtime_server):
+            with pytest.raises(ConnectionClosed):
+                LEFT[0].recv(timeout=10)
+            assert LEFT[0].close_code == 1000
+        """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_internal_error_fails_the_test_with_a_readable_report(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import json
+        from websockets.sync.client import connect
+        import fake_server.server
+
+        def broken(*args, **kwargs):
+            raise ZeroDivisionError("core bug for the report")
+
+        def test_hits_a_core_bug(realtime_server, monkeypatch):
+            monkeypatch.setattr(fake_server.server, "open_session", broken)
+            with connect(realtime_server.url + "?model=gpt-realtime",
+                         additional_headers={"Authorization": "Bearer sk-x"}) as ws:
+                assert json.loads(ws.recv(timeout=10))["error"]["type"] == "server_error"
+
+        def test_next_one_is_clean(realtime_server):
+            assert realtime_server.internal_errors == []
+        """,
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_hits_a_core_bug*",
+            "*fake realtime server hit 1 internal error(s) during this test*",
+            "*ZeroDivisionError: core bug for the report*",
+        ]
+    )
