@@ -1,0 +1,89 @@
+"""``fake-realtime serve`` from a shell: prints its URLs, serves, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openai import AsyncOpenAI
+
+from _serve_process import ServeProcess, child_env
+from fake_server.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def serve(*args: str) -> ServeProcess:
+    return ServeProcess(
+        [sys.executable, "-m", "fake_server.cli", "serve", "--port", "0", *args],
+        cwd=str(REPO),
+        env=child_env(PYTHONUNBUFFERED="1"),
+    )
+
+
+async def test_serve_prints_urls_serves_the_sdk_and_stops_on_sigint() -> None:
+    child = serve("--seed", "5")
+    try:
+        url = child.field("url")
+        base_url = child.field("websocket_base_url")
+        http_base_url = child.field("base_url")
+        assert url == base_url + "/realtime"
+        assert http_base_url == "http" + base_url.removeprefix("ws")
+        assert url.startswith("ws://127.0.0.1:")
+        client = AsyncOpenAI(api_key="sk-test", websocket_base_url=base_url)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            assert (await conn.recv()).type == "session.created"
+        code, stderr = child.interrupt()
+    finally:
+        child.kill()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+
+
+async def test_api_keys_are_enforced_and_never_printed() -> None:
+    secret = "sk-cli-secret-key-0123456789"
+    child = serve("--api-key", secret, "--api-key", "sk-other-key-abcdefghij")
+    try:
+        base_url = child.field("websocket_base_url")
+        client = AsyncOpenAI(api_key="sk-not-accepted-000000000", websocket_base_url=base_url)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            event = await conn.recv()
+        assert event.type == "error" and event.error.code == "invalid_api_key"
+        client = AsyncOpenAI(api_key=secret, websocket_base_url=base_url)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            assert (await conn.recv()).type == "session.created"
+        child.proc.send_signal(signal.SIGTERM)
+        code = child.proc.wait(30)
+        stdout = child.rest_of_stdout()
+        stderr = child.stderr()
+    finally:
+        child.kill()
+    assert code == 0, stderr
+    assert secret not in stdout and secret not in stderr
+
+
+def test_help_and_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "fake_server.cli", "serve", "--help"],
+        cwd=str(REPO), capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    assert "--port" in out and "--api-key" in out and "--seed" in out
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+
+
+def test_a_busy_port_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from fake_server import FakeRealtimeServer
+
+    with FakeRealtimeServer() as busy:
+        assert main(["serve", "--port", str(busy.port)]) == 1
+    assert "cannot listen" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "serve" in capsys.readouterr().out
