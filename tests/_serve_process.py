@@ -29,7 +29,9 @@ class ServeProcess:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         assert self.proc.stdout is not None
-        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
+        self._pump_thread.start()
+        self._stderr: str | None = None
 
     def _pump(self, stream: IO[str]) -> None:
         for line in stream:
@@ -71,15 +73,24 @@ class ServeProcess:
         return code, self.stderr()
 
     def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read()
+        """All of stderr once the child has exited ("" while it runs)."""
+        if self._stderr is None:
+            if self.proc.poll() is None:
+                return ""
+            assert self.proc.stderr is not None
+            self._stderr = self.proc.stderr.read()
+        return self._stderr
 
     def kill(self) -> None:
+        """Make sure the child is gone and its pipes are closed."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(EXIT_TIMEOUT)
+        self.stderr()
+        self._pump_thread.join(EXIT_TIMEOUT)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def child_env(**extra: str) -> dict[str, str]:
