@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from .handshake import DEFAULT_MODELS, HandshakeRequest, ServerPolicy, is_realtime_path, open_session, select_subprotocol
 from .protocol.ids import IdGenerator
@@ -110,6 +111,8 @@ class FakeRealtimeServer:
     ) -> None:
         self.host = host
         self.port = port
+        if isinstance(api_keys, str):
+            api_keys = (api_keys,)
         self._api_keys = None if api_keys is None else frozenset(api_keys)
         self._models = DEFAULT_MODELS if models is None else frozenset(models)
         self._validate_server_events = validate_server_events
@@ -120,7 +123,7 @@ class FakeRealtimeServer:
 
         self._lock = threading.Lock()
         self._sessions: list[Session] = []
-        self._open: dict[ServerConnection, int] = {}
+        self._open: set[ServerConnection] = set()
         self._generation = 0
         self._next_index = 0
         self._bound: tuple[str, int] | None = None
@@ -339,15 +342,18 @@ class FakeRealtimeServer:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
         return None
 
-    def _select_subprotocol(self, connection: ServerConnection, offered: Sequence[str]) -> str | None:
-        return select_subprotocol(offered)
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        chosen = select_subprotocol(offered)
+        return None if chosen is None else Subprotocol(chosen)
 
     async def _handle(self, connection: ServerConnection) -> None:
         with self._lock:
             index = self._next_index
             self._next_index += 1
             generation = self._generation
-            self._open[connection] = generation
+            self._open.add(connection)
             seed = self.seed
             policy = self.policy
         ids = IdGenerator(f"{seed}:{index}", time.time)
@@ -385,7 +391,7 @@ class FakeRealtimeServer:
             self._record(generation, session, exc)
         finally:
             with self._lock:
-                self._open.pop(connection, None)
+                self._open.discard(connection)
 
     async def _serve_session(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator
