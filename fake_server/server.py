@@ -63,23 +63,9 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
 
 
 def _server_error_event(session: Session | None, ids: IdGenerator) -> dict[str, Any]:
-    """The live ``server_error`` event, built defensively: the core just failed."""
-    session_id = getattr(session, "id", None) or "unknown"
-    try:
-        error = RealtimeError("server_error", session_id=session_id).body(None)
-    except Exception:  # the rules table itself is broken: fall back to a literal body
-        error = {
-            "type": "server_error",
-            "code": None,
-            "message": "The server had an error while processing your request. Sorry about that!",
-            "param": None,
-            "event_id": None,
-        }
-    try:
-        event_id = (session.ids if session is not None else ids).new("event")
-    except Exception:
-        event_id = ids.new("event")
-    return {"type": "error", "event_id": event_id, "error": error}
+    """The live ``server_error`` event, for a failure inside the fake itself."""
+    error = RealtimeError("server_error", session_id=session.id if session is not None else "unknown")
+    return {"type": "error", "event_id": ids.new("event"), "error": error.body(None)}
 
 
 def _url_host(host: str) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Iterator
+
 import pytest
+
+if TYPE_CHECKING:
+    from fake_server import FakeRealtimeServer
 
 pytest_plugins = ["pytester"]
 
@@ -14,3 +19,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if not config.pluginmanager.is_registered(plugin):
         config.pluginmanager.register(plugin, "fake_realtime")
+
+
+@pytest.fixture(scope="session")
+def realtime_listener() -> "Iterator[FakeRealtimeServer]":
+    """Our own suite checks every server event the fake sends against ``schemas/``.
+
+    A mismatch raises inside the session, is recorded as an internal error, and fails the
+    test at teardown through the ``realtime_server`` fixture.
+    """
+    from fake_server import FakeRealtimeServer
+
+    with FakeRealtimeServer(validate_server_events=True) as server:
+        yield server

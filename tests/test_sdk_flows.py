@@ -150,3 +150,28 @@ def test_two_connections_have_separate_conversations(realtime_server: FakeRealti
         assert observer.recv().error.code == "item_retrieve_invalid_item_id"
         assert len(realtime_server.sessions) == 2
         assert realtime_server.sessions[1].conversation() == []
+
+
+def test_the_suite_checks_every_server_event_against_the_schemas(
+    realtime_server: FakeRealtimeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fake_server.session import Session
+
+    original = Session._event
+
+    def malformed(self: Session, type_: str, **payload: Any) -> dict[str, Any]:
+        event = original(self, type_, **payload)
+        if type_ == "conversation.item.added":
+            event["surprise"] = True
+        return event
+
+    monkeypatch.setattr(Session, "_event", malformed)
+    client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
+    with client.realtime.connect(model="gpt-realtime") as conn:
+        conn.recv()
+        conn.conversation.item.create(item=HISTORY[1])
+        error = conn.recv()
+        assert (error.type, error.error.type) == ("error", "server_error")
+    [(session_id, report)] = realtime_server.internal_errors
+    assert "ServerEventError" in report and "conversation.item.added" in report
+    realtime_server.internal_errors.clear()  # seen: do not fail this test at teardown
