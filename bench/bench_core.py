@@ -42,9 +42,13 @@ def core(frame: str, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+def _connect(server: FakeRealtimeServer) -> connect:
+    return connect(server.url + "?model=gpt-realtime", additional_headers={"Authorization": "Bearer sk"},
+                   compression=None, max_size=None)
+
+
 async def socket_appends(server: FakeRealtimeServer, seconds: float) -> float:
-    async with connect(server.url + "?model=gpt-realtime", additional_headers={"Authorization": "Bearer sk"},
-                       compression=None, max_size=None) as ws:
+    async with _connect(server) as ws:
         await ws.recv()
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
@@ -57,8 +61,7 @@ async def socket_appends(server: FakeRealtimeServer, seconds: float) -> float:
 
 
 async def socket_creates(server: FakeRealtimeServer, seconds: float) -> float:
-    async with connect(server.url + "?model=gpt-realtime", additional_headers={"Authorization": "Bearer sk"},
-                       compression=None, max_size=None) as ws:
+    async with _connect(server) as ws:
         await ws.recv()
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:

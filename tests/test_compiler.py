@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _live_verdicts import WRONG_CONTENT_TYPES
 
 from fake_server.protocol.rules import RealtimeError, quote_values
 from fake_server.protocol.schema import SchemaCompileError, _Compiler, format_path
@@ -61,17 +62,7 @@ EVENT = obj({"type": {"const": "conversation.item.create"}, "event_id": {"type":
              "item": ITEM}, ["type", "item"])
 
 
-@pytest.mark.parametrize(
-    ("role", "part_type", "message_text"),
-    [
-        ("user", "text", "Invalid value: 'text'. Supported values are: 'input_text' and 'input_audio'."),
-        ("user", "output_text", "Invalid value: 'output_text'. Supported values are: 'input_text' and 'input_audio'."),
-        ("assistant", "input_text", "Invalid value: 'input_text'. Value must be 'output_text'."),
-        ("assistant", "text", "Invalid value: 'text'. Value must be 'output_text'."),
-        ("system", "text", "Invalid value: 'text'. Value must be 'input_text'."),
-        ("system", "output_text", "Invalid value: 'output_text'. Value must be 'input_text'."),
-    ],
-)
+@pytest.mark.parametrize(("role", "part_type", "message_text"), WRONG_CONTENT_TYPES)
 def test_role_content_type_errors_match_the_live_verdict_table(role: str, part_type: str, message_text: str) -> None:
     run = compile_schema(EVENT)
     event = {"type": "conversation.item.create",

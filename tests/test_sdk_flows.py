@@ -7,18 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from _live_verdicts import WRONG_CONTENT_TYPES
 from openai import AsyncOpenAI, OpenAI
 
 from fake_server import FakeRealtimeServer
 
-WRONG_TYPES = [
-    ("user", "text", "Invalid value: 'text'. Supported values are: 'input_text' and 'input_audio'."),
-    ("user", "output_text", "Invalid value: 'output_text'. Supported values are: 'input_text' and 'input_audio'."),
-    ("assistant", "input_text", "Invalid value: 'input_text'. Value must be 'output_text'."),
-    ("assistant", "text", "Invalid value: 'text'. Value must be 'output_text'."),
-    ("system", "text", "Invalid value: 'text'. Value must be 'input_text'."),
-    ("system", "output_text", "Invalid value: 'output_text'. Value must be 'input_text'."),
-]
 HISTORY: list[dict[str, Any]] = [
     {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "You are terse."}]},
     {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "What is 2+2?"}]},
@@ -51,7 +44,7 @@ async def test_async_sdk_loads_history_with_correct_content_types(realtime_serve
             ("system", "input_text"), ("user", "input_text"), ("assistant", "output_text"), ("user", "input_text")]
 
 
-@pytest.mark.parametrize(("role", "part_type", "message"), WRONG_TYPES)
+@pytest.mark.parametrize(("role", "part_type", "message"), WRONG_CONTENT_TYPES)
 async def test_async_sdk_wrong_content_type_gets_the_live_error_and_session_survives(
     realtime_server: FakeRealtimeServer, role: str, part_type: str, message: str
 ) -> None:
@@ -132,7 +125,7 @@ def test_sync_sdk_history_wrong_type_and_delete(realtime_server: FakeRealtimeSer
         conn.send_raw(json.dumps({"type": "conversation.item.create", "item": {
             "type": "message", "role": "user", "content": [{"type": "text", "text": "hi"}]}}))
         error = conn.recv()
-        assert error.error.message == WRONG_TYPES[0][2] and error.error.event_id is None
+        assert error.error.message == WRONG_CONTENT_TYPES[0][2] and error.error.event_id is None
         conn.conversation.item.delete(item_id=added.item.id)
         assert conn.recv().type == "conversation.item.deleted"
         conn.conversation.item.retrieve(item_id=added.item.id)

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from _live_verdicts import WRONG_CONTENT_TYPES
 
 from fake_server.protocol.ids import IdGenerator
 from fake_server.session import Item, Session, SessionLimits
@@ -188,17 +189,7 @@ def test_history_with_correct_content_types_loads_in_order() -> None:
     assert snapshot[3]["content"] == [{"type": "input_audio", "transcript": None}]
 
 
-@pytest.mark.parametrize(
-    ("role", "part_type", "message"),
-    [
-        ("user", "text", "Invalid value: 'text'. Supported values are: 'input_text' and 'input_audio'."),
-        ("user", "output_text", "Invalid value: 'output_text'. Supported values are: 'input_text' and 'input_audio'."),
-        ("assistant", "input_text", "Invalid value: 'input_text'. Value must be 'output_text'."),
-        ("assistant", "text", "Invalid value: 'text'. Value must be 'output_text'."),
-        ("system", "text", "Invalid value: 'text'. Value must be 'input_text'."),
-        ("system", "output_text", "Invalid value: 'output_text'. Value must be 'input_text'."),
-    ],
-)
+@pytest.mark.parametrize(("role", "part_type", "message"), WRONG_CONTENT_TYPES)
 def test_wrong_content_type_per_role(role: str, part_type: str, message: str) -> None:
     session = make_session()
     error = only_error(send(session, {"type": "conversation.item.create", "event_id": "bad_1", "item": {

@@ -101,6 +101,22 @@ _PY_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "a boolean", "null": "null"}
+
+
+def _expected(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else "one of " + " or ".join(names)
+
+
+def _check_length(kind: str, size: int, lo: int | None, hi: int | None) -> None:
+    """Raise the platform's ``<kind>_below_min_length`` / ``<kind>_above_max_length``."""
+    if lo is not None and size < lo:
+        raise _Fail(f"{kind}_below_min_length", limit=lo, given=size)
+    if hi is not None and size > hi:
+        raise _Fail(f"{kind}_above_max_length", limit=hi, given=size)
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -232,10 +248,8 @@ class _Compiler:
             ) == {"object"}:
                 names.append("an array of objects")
             else:
-                names.append({"object": "an object", "array": "an array", "string": "a string",
-                              "integer": "an integer", "number": "a number", "boolean": "a boolean",
-                              "null": "null"}[t])
-        expected = names[0] if len(names) == 1 else "one of " + " or ".join(names)
+                names.append(_TYPE_NAMES[t])
+        expected = _expected(names)
         if len(predicates) == 1:
             pred = predicates[0]
 
@@ -296,8 +310,7 @@ class _Compiler:
                         except _Fail as fail:
                             fail.rev_path.append(name)
                             raise
-            if max_props is not None and len(value) > max_props:
-                raise _Fail("array_above_max_length", limit=max_props, given=len(value))
+            _check_length("array", len(value), None, max_props)
             for name, check in prop_checks:
                 if name in value:
                     try:
@@ -315,10 +328,7 @@ class _Compiler:
         def check_array(value: Any) -> None:
             if type(value) is not list:
                 return
-            if lo is not None and len(value) < lo:
-                raise _Fail("array_below_min_length", limit=lo, given=len(value))
-            if hi is not None and len(value) > hi:
-                raise _Fail("array_above_max_length", limit=hi, given=len(value))
+            _check_length("array", len(value), lo, hi)
             if item_check is not None:
                 for index, item in enumerate(value):
                     try:
@@ -349,10 +359,7 @@ class _Compiler:
         def check_string(value: Any) -> None:
             if type(value) is not str:
                 return
-            if lo is not None and len(value) < lo:
-                raise _Fail("string_below_min_length", limit=lo, given=len(value))
-            if hi is not None and len(value) > hi:
-                raise _Fail("string_above_max_length", limit=hi, given=len(value))
+            _check_length("string", len(value), lo, hi)
             if pattern is not None and not pattern.search(value):
                 raise _Fail("invalid_value", given=value, allowed=f"Expected a value matching '{pattern.pattern}'.")
 
@@ -402,7 +409,6 @@ class _Compiler:
 
     def compile_any_of(self, base: str, schema: dict[str, Any]) -> Check:
         by_type: dict[str, Check] = {}
-        names: list[str] = []
         for branch in schema["anyOf"]:
             compiled = self.compile(base, branch)
             for t in sorted(self.json_types(base, branch)):
@@ -411,10 +417,7 @@ class _Compiler:
                 by_type[t] = compiled
         if "number" in by_type and "integer" not in by_type:
             by_type["integer"] = by_type["number"]
-        for t in by_type:
-            names.append({"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-                          "number": "a number", "boolean": "a boolean", "null": "null"}[t])
-        expected = names[0] if len(names) == 1 else "one of " + " or ".join(names)
+        expected = _expected([_TYPE_NAMES[t] for t in by_type])
 
         def check_any_of(value: Any) -> None:
             branch_check = by_type.get(_json_type(value))
