@@ -114,3 +114,33 @@ def test_internal_error_fails_the_test_with_a_readable_report(pytester: pytest.P
             "*ZeroDivisionError: core bug for the report*",
         ]
     )
+
+
+def test_each_xdist_worker_gets_its_own_listener(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    out = pytester.path / "ports"
+    out.mkdir()
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        f"""
+        import os
+        import pytest
+        from websockets.sync.client import connect
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_worker(realtime_server, n):
+            with connect(realtime_server.url + "?model=gpt-realtime",
+                         additional_headers={{"Authorization": "Bearer sk"}}) as ws:
+                assert '"session.created"' in ws.recv(timeout=10)
+            assert len(realtime_server.sessions) == 1  # only this test's connection
+            worker = os.environ["PYTEST_XDIST_WORKER"]
+            with open(os.path.join({str(out)!r}, worker), "a") as f:
+                f.write(f"{{realtime_server.port}}\\n")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dist", "load")
+    result.assert_outcomes(passed=4)
+    ports = {path.name: set(path.read_text().split()) for path in out.iterdir()}
+    assert sorted(ports) == ["gw0", "gw1"]
+    assert all(len(p) == 1 for p in ports.values())  # one listener per worker, reused across its tests
+    assert ports["gw0"] != ports["gw1"]
