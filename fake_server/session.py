@@ -319,11 +319,9 @@ class Session:
                 "session_type_mismatch" if self.kind == "realtime" else "session_type_mismatch_transcription"
             )
         current = self.config
-        if "model" in update and update["model"] != current.get("model"):
-            raise RealtimeError("cannot_update_model", current=current.get("model"), given=update["model"])
         new = copy.deepcopy(current)
         for name, value in update.items():
-            if name in ("type", "model"):
+            if name == "type":
                 continue
             if name == "audio":
                 self._merge_audio(new["audio"], value)

@@ -127,12 +127,6 @@ ERRORS: Mapping[str, ErrorRule] = {
     "cannot_update_voice": ErrorRule(
         "cannot_update_voice", "Cannot update a conversation's voice if assistant audio is present."
     ),
-    "cannot_update_model": ErrorRule(
-        "cannot_update_model",
-        "Cannot change the model of an existing session from '{current}' to '{given}'. Open a new connection instead.",
-        "session.model",
-        tag="inf",
-    ),
     "session_type_mismatch": ErrorRule(
         None, "Passing a transcription session update event to a realtime session is not allowed.", tag="rep"
     ),
