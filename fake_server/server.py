@@ -11,6 +11,7 @@ thread) or ``async with FakeRealtimeServer() as server:`` (in the caller's loop)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import secrets
@@ -81,7 +82,9 @@ class FakeRealtimeServer:
     """A fake ``wss://api.openai.com/v1/realtime`` on a local port.
 
     ``api_keys=None`` accepts any non-empty key; ``models=None`` accepts the known
-    realtime models; ``seed`` makes ids reproducible (``None`` picks a random seed).
+    realtime models; ``seed`` makes ids reproducible (``None`` picks a random seed);
+    ``limits`` sets the session length, the pacing of streamed responses and the audio
+    chunk size (:class:`~fake_server.session.SessionLimits`).
     Change :attr:`policy` freely in a test; :meth:`reset` restores the constructor's.
     """
 
@@ -93,6 +96,7 @@ class FakeRealtimeServer:
         api_keys: Iterable[str] | None = None,
         models: Iterable[str] | None = None,
         seed: int | str | None = None,
+        limits: SessionLimits | None = None,
         validate_server_events: bool = False,
     ) -> None:
         self.host = host
@@ -101,7 +105,10 @@ class FakeRealtimeServer:
             api_keys = (api_keys,)
         self._api_keys = None if api_keys is None else frozenset(api_keys)
         self._models = DEFAULT_MODELS if models is None else frozenset(models)
-        self._validate_server_events = validate_server_events
+        self._limits = dataclasses.replace(
+            limits or SessionLimits(), validate_server_events=validate_server_events or bool(limits and
+                                                                                      limits.validate_server_events)
+        )
         self._fixed_seed = seed
         self.seed: int | str = self._pick_seed()
         self.policy: ServerPolicy = self._initial_policy()
@@ -130,7 +137,7 @@ class FakeRealtimeServer:
         return ServerPolicy(
             api_keys=self._api_keys,
             models=self._models,
-            limits=SessionLimits(validate_server_events=self._validate_server_events),
+            limits=dataclasses.replace(self._limits),
         )
 
     # --- addresses --------------------------------------------------------------------
@@ -382,6 +389,19 @@ class FakeRealtimeServer:
     async def _serve_session(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator
     ) -> None:
+        wake = asyncio.Event()
+        pump = asyncio.ensure_future(self._pump(connection, session, generation, ids, wake))
+        try:
+            await self._read(connection, session, generation, ids, wake)
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+
+    async def _read(
+        self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
+        wake: asyncio.Event,
+    ) -> None:
+        """Client frames in, the session's immediate answers out."""
         send = connection.send
         encode = _encode
         async for message in connection:
@@ -401,3 +421,38 @@ class FakeRealtimeServer:
             if closing is not None:
                 await connection.close(closing.code, closing.reason)
                 return
+            wake.set()
+
+    async def _pump(
+        self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
+        wake: asyncio.Event,
+    ) -> None:
+        """Streamed events (responses, transcriptions) out when due; session expiry."""
+        send = connection.send
+        while True:
+            now = time.time()
+            if now >= session.expires_at:
+                for event in session.expire():
+                    await send(_encode(event))
+                closing = session.closing
+                assert closing is not None
+                await connection.close(closing.code, closing.reason)
+                return
+            try:
+                out = session.next_step()
+            except Exception as exc:  # a core bug inside a stream: report it, keep the socket
+                self._record(generation, session, exc)
+                await send(_encode(_server_error_event(session, ids)))
+                continue
+            if out is None:
+                wake.clear()
+                try:
+                    await asyncio.wait_for(wake.wait(), session.expires_at - now)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            if out.due > now:
+                await asyncio.sleep(out.due - now)
+            for event in out.events:
+                await send(_encode(event))
+            await asyncio.sleep(0)  # let the reader take what arrived meanwhile (a cancel, a second create)

@@ -14,14 +14,21 @@ from __future__ import annotations
 import binascii
 import copy
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Protocol
 
+from . import speech
+from ._b64 import b64decode, b64encode
+from .conversation import Conversation, Item, snapshot
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
 from .protocol.schema import Schemas, load_schemas
+from .responder import DefaultResponder, Responder, ResponseContext
+from .responses import ResponseParams, ResponseStream, Step
+from .usage import Segment, audio_tokens, cached_prefix, context_segments
 
-__all__ = ["Session", "SessionLimits", "CloseConnection", "Item"]
+__all__ = ["Session", "SessionLimits", "CloseConnection", "Item", "Outgoing"]
 
 Event = dict[str, Any]
 
@@ -46,47 +53,27 @@ class CloseConnection:
 
 @dataclass
 class SessionLimits:
-    """Knobs of a session that the live service fixes and tests may want to change."""
+    """Knobs of a session: the live service's limits, and how the fake paces its output."""
 
     max_append_bytes: int = 15 * 1024 * 1024
     max_duration_seconds: float = 3600.0
     validate_server_events: bool = False
+    pacing: float = 0.0
+    """0: stream responses as fast as possible; 1.0: at the speed the audio plays; k: k times slower."""
+    audio_chunk_ms: float = 100.0
+    """How much output audio one ``response.output_audio.delta`` carries."""
 
 
-@dataclass
-class Item:
-    """A conversation item: its server-side shape plus the audio bytes of its parts."""
+@dataclass(frozen=True)
+class Outgoing:
+    """Streamed events and when to send them (``due``, on the session's clock)."""
 
-    data: dict[str, Any]
-    audio: dict[int, bytes] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.data["id"]
+    due: float
+    events: list[Event]
 
 
-try:  # strict base64 (rejects stray characters) where the interpreter has it
-    binascii.a2b_base64(b"", strict_mode=True)
-
-    def _b64decode(text: str) -> bytes:
-        return binascii.a2b_base64(text, strict_mode=True)
-
-except TypeError:  # Python 3.10
-    import base64
-
-    def _b64decode(text: str) -> bytes:
-        return base64.b64decode(text, validate=True)
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def bytes_per_ms(audio_format: dict[str, Any]) -> float:
-    """PCM16 mono at ``rate`` Hz is 2 bytes a sample; G.711 is 8 kHz, 1 byte a sample (FACTS §4)."""
-    if audio_format.get("type") == "audio/pcm":
-        return audio_format.get("rate", 24000) * 2 / 1000
-    return 8.0
+class _Stream(Protocol):
+    def next_step(self) -> Step | None: ...
 
 
 def default_session(kind: str, session_id: str, model: str, expires_at: int) -> dict[str, Any]:
@@ -169,8 +156,47 @@ _AUDIO_OUTPUT_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 500, "high": 200, "auto": 500}
+
+
+class _Transcription:
+    """The input transcription events of one committed audio item, as a stream."""
+
+    def __init__(self, session: "Session", item: Item) -> None:
+        self.session, self.item = session, item
+        self._steps = self._run()
+
+    def next_step(self) -> Step | None:
+        return next(self._steps, None)
+
+    def _run(self) -> Iterator[Step]:
+        session, item = self.session, self.item
+        transcript = session.hear(item, 0)
+        at = 0.0
+        for word in (transcript.split(" ") if transcript else []):
+            delta = word if at == 0.0 else " " + word
+            yield Step(at, [session._event("conversation.item.input_audio_transcription.delta", item_id=item.id,
+                                           content_index=0, delta=delta,
+                                           obfuscation=session.ids.obfuscation())])
+            at += 1.0
+        audio = audio_tokens(speech.duration_ms(len(item.audio.get(0, b"")), item.audio_format or speech.PCM_24K), 10)
+        out = math.ceil(len(transcript) / 4)
+        usage = {"type": "tokens", "total_tokens": audio + out, "input_tokens": audio,
+                 "input_token_details": {"text_tokens": 0, "audio_tokens": audio}, "output_tokens": out}
+        item.data["content"][0]["transcript"] = transcript
+        yield Step(at, [session._event("conversation.item.input_audio_transcription.completed", item_id=item.id,
+                                       content_index=0, transcript=transcript, usage=usage)])
+
+
 class Session:
-    """One Realtime session (one WebSocket connection), without any I/O."""
+    """One Realtime session (one WebSocket connection), without any I/O.
+
+    The transport calls :meth:`start` once, :meth:`receive_text` / :meth:`receive_binary`
+    for every frame, and drains :meth:`next_step` (streamed response and transcription
+    events) until it returns ``None``, sending each batch when it is ``due``. After each
+    call it closes the socket if :attr:`closing` is set. At :attr:`expires_at` it calls
+    :meth:`expire`.
+    """
 
     def __init__(
         self,
@@ -181,20 +207,32 @@ class Session:
         clock: Callable[[], float],
         limits: SessionLimits | None = None,
         schemas: Schemas | None = None,
+        responder: Responder | None = None,
     ) -> None:
         self.kind = kind
         self.ids = ids
         self.clock = clock
         self.limits = limits or SessionLimits()
         self.schemas = schemas or load_schemas()
+        self.responder: Responder = responder or DefaultResponder()
         self.id = ids.new("sess")
         self.conversation_id = ids.new("conv")
         self.created_at = clock()
-        expires_at = int(self.created_at + self.limits.max_duration_seconds)
-        self.config: dict[str, Any] = default_session(kind, self.id, model, expires_at)
-        self.items: list[Item] = []
+        self.expires_at = self.created_at + self.limits.max_duration_seconds
+        self.config: dict[str, Any] = default_session(kind, self.id, model, int(self.expires_at))
+        self.history = Conversation()
         self.input_audio = bytearray()
         self.closing: CloseConnection | None = None
+        self.responses: list[ResponseStream] = []
+        """Every response of this session, in creation order (finished ones included)."""
+        self._active: ResponseStream | None = None
+        self._streams: list[tuple[float, _Stream]] = []
+        self._last_context: list[Segment] | None = None
+        self._vad: speech.VoiceActivityDetector | None = None
+        self._vad_base_ms = 0.0  # audio fed to earlier detectors (offsets run from the session's first audio)
+        self._buffer_start_ms = 0.0  # where the input buffer starts on that timeline
+        self._turn_item_id: str | None = None
+        self._configure_vad()
         self._handlers: dict[str, Callable[[Event], list[Event]]] = {
             "session.update": self._session_update,
             "session.close": self._session_close,
@@ -214,6 +252,11 @@ class Session:
     @property
     def model(self) -> str:
         return str(self.config.get("model", ""))
+
+    @property
+    def active_response(self) -> ResponseStream | None:
+        """The response writing to the default conversation, if one is in progress."""
+        return self._active
 
     def start(self) -> list[Event]:
         """The events the server sends unprompted once the upgrade is done."""
@@ -249,16 +292,52 @@ class Session:
             out = [self._error(exc, client_event_id)]
         return self._checked(out)
 
+    def next_step(self) -> Outgoing | None:
+        """The next batch of streamed events (responses, transcriptions), or ``None``.
+
+        Streams take turns, one step each. A response stops being active when the step
+        holding its ``response.done`` is handed out here.
+        """
+        while self._streams:
+            started, stream = self._streams.pop(0)
+            step = stream.next_step()
+            if step is None:
+                continue
+            self._streams.append((started, stream))
+            if stream is self._active and self._active.finished:
+                self._active = None
+            due = started + step.offset_ms / 1000 * self.limits.pacing
+            return Outgoing(due, self._checked(step.events))
+        return None
+
+    def expire(self) -> list[Event]:
+        """The session reached :attr:`expires_at`: the live error, then close 1001 with its text."""
+        minutes = self.limits.max_duration_seconds / 60
+        error = RealtimeError("session_expired", minutes=f"{minutes:g}")
+        self.closing = CloseConnection(1001, error.message)
+        return self._checked([self._error(error, None)])
+
     def conversation(self) -> list[dict[str, Any]]:
         """A snapshot of the conversation: the items in order, as the server would show them."""
-        return [copy.deepcopy(item.data) for item in self.items]
+        return self.history.snapshot()
 
     @property
     def input_audio_ms(self) -> float:
         """How much audio the input buffer holds, in milliseconds of the input format."""
-        return len(self.input_audio) / bytes_per_ms(self.config["audio"]["input"]["format"])
+        return speech.duration_ms(len(self.input_audio), self._input_format)
+
+    def hear(self, item: Item, index: int) -> str:
+        """What the fake hears in an audio part: the speech codec's text, or its placeholder."""
+        audio = item.audio.get(index)
+        if not audio:
+            return ""
+        return speech.transcribe(audio, item.audio_format or self._input_format)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def _input_format(self) -> dict[str, Any]:
+        return self.config["audio"]["input"]["format"]
+
     def _event(self, type_: str, **payload: Any) -> Event:
         event: Event = {"type": type_, "event_id": self.ids.new("event")}
         event.update(payload)
@@ -273,42 +352,11 @@ class Session:
                 self.schemas.check_server_event(event)
         return events
 
-    def _find(self, item_id: str) -> int | None:
-        for index, item in enumerate(self.items):
-            if item.data["id"] == item_id:
-                return index
-        return None
-
-    def _previous_id(self, index: int) -> str | None:
-        return self.items[index - 1].data["id"] if index > 0 else None
-
-    def _iter_function_calls(self) -> Iterator[dict[str, Any]]:
-        for item in self.items:
-            if item.data["type"] == "function_call":
-                yield item.data
-
-    def _has_assistant_audio(self) -> bool:
-        return any(
-            item.data.get("role") == "assistant" and any(p["type"] == "output_audio" for p in item.data["content"])
-            for item in self.items
-        )
-
-    def _insert(self, item: Item, previous_item_id: str | None) -> list[Event]:
-        """Insert after ``previous_item_id`` (``None``: append; ``"root"``: first)."""
-        if previous_item_id is None:
-            index = len(self.items)
-        elif previous_item_id == "root":
-            index = 0
-        else:
-            found = self._find(previous_item_id)
-            if found is None:
-                raise RealtimeError("item_create_invalid_previous_item_id", previous_item_id=previous_item_id)
-            index = found + 1
-        self.items.insert(index, item)
-        previous = self._previous_id(index)
+    def _add(self, item: Item, previous_item_id: str | None) -> list[Event]:
+        previous = self.history.insert(item, previous_item_id)
         return [
-            self._event("conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item.data)),
-            self._event("conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item.data)),
+            self._event("conversation.item.added", previous_item_id=previous, item=snapshot(item.data)),
+            self._event("conversation.item.done", previous_item_id=previous, item=snapshot(item.data)),
         ]
 
     # ------------------------------------------------------------------ session
@@ -329,9 +377,11 @@ class Session:
                 new[name] = copy.deepcopy(value)
         if self.kind == "realtime":
             old_voice = current["audio"]["output"]["voice"]
-            if new["audio"]["output"]["voice"] != old_voice and self._has_assistant_audio():
+            if new["audio"]["output"]["voice"] != old_voice and self.history.has_assistant_audio():
                 raise RealtimeError("cannot_update_voice")
         self.config = new
+        if new["audio"]["input"] != current["audio"]["input"]:
+            self._configure_vad()
         return [self._event("session.updated", session=copy.deepcopy(new))]
 
     @staticmethod
@@ -344,10 +394,30 @@ class Session:
         self.closing = CloseConnection(1000, "")
         return []
 
-    # ------------------------------------------------------------------ input audio
+    # ------------------------------------------------------------------ input audio and turn detection
+    def _configure_vad(self) -> None:
+        if self._vad is not None:
+            self._vad_base_ms += self._vad.position_ms
+        detection = self.config["audio"]["input"]["turn_detection"]
+        if detection is None:
+            self._vad = None
+            return
+        if detection["type"] == "semantic_vad":
+            threshold, padding = 0.5, 300
+            silence = _SEMANTIC_SILENCE_MS[detection.get("eagerness", "auto")]
+        else:
+            threshold, padding = detection["threshold"], detection["prefix_padding_ms"]
+            silence = detection["silence_duration_ms"]
+        self._vad = speech.VoiceActivityDetector(self._input_format, threshold=threshold,
+                                                 prefix_padding_ms=padding, silence_duration_ms=silence)
+
+    @property
+    def _timeline_ms(self) -> float:
+        return self._vad_base_ms + (self._vad.position_ms if self._vad is not None else 0.0)
+
     def _decode_audio(self, text: str, path: str) -> bytes:
         try:
-            data = _b64decode(text)
+            data = b64decode(text)
         except (binascii.Error, ValueError):
             raise RealtimeError("invalid_audio_base64", path=path) from None
         if len(data) > self.limits.max_append_bytes:
@@ -355,34 +425,83 @@ class Session:
         return data
 
     def _audio_append(self, event: Event) -> list[Event]:
-        self.input_audio += self._decode_audio(event["audio"], "audio")
-        return []
+        data = self._decode_audio(event["audio"], "audio")
+        self.input_audio += data
+        vad = self._vad
+        if vad is None:
+            self._vad_base_ms += speech.duration_ms(len(data), self._input_format)
+            return []
+        out: list[Event] = []
+        for found in vad.feed(data):
+            at = round(self._vad_base_ms + found.audio_ms)
+            if found.kind == "speech_started":
+                out += self._speech_started(at)
+            else:
+                out += self._speech_stopped(at)
+        return out
 
-    def _audio_commit(self, event: Event) -> list[Event]:
+    def _speech_started(self, at: int) -> list[Event]:
+        self._turn_item_id = self.ids.new("item")
+        # audio before the speech (and its padding) is not part of the turn
+        drop = int((at - self._buffer_start_ms) * speech.bytes_per_ms(self._input_format))
+        if drop > 0:
+            drop -= drop % 2 if self._input_format["type"] == "audio/pcm" else 0
+            del self.input_audio[:drop]
+            self._buffer_start_ms += speech.duration_ms(drop, self._input_format)
+        out = [self._event("input_audio_buffer.speech_started", audio_start_ms=at, item_id=self._turn_item_id)]
+        detection = self.config["audio"]["input"]["turn_detection"]
+        if self._active is not None and detection.get("interrupt_response", True):
+            out += self._cancel(self._active, "turn_detected")
+        return out
+
+    def _speech_stopped(self, at: int) -> list[Event]:
+        item_id = self._turn_item_id or self.ids.new("item")
+        self._turn_item_id = None
+        out = [self._event("input_audio_buffer.speech_stopped", audio_end_ms=at, item_id=item_id)]
+        out += self._commit(item_id)
+        detection = self.config["audio"]["input"]["turn_detection"]
+        if self.kind == "realtime" and detection.get("create_response", True) and self._active is None:
+            out += self._start_response({})
+        return out
+
+    def _commit(self, item_id: str | None = None) -> list[Event]:
         buffered_ms = self.input_audio_ms
         if buffered_ms < MIN_COMMIT_MS:
             raise RealtimeError("input_audio_buffer_commit_empty", buffered_ms=buffered_ms)
         item = Item(
-            {"id": self.ids.new("item"), "type": "message", "status": "completed", "role": "user",
+            {"id": item_id or self.ids.new("item"), "type": "message", "status": "completed", "role": "user",
              "content": [{"type": "input_audio", "transcript": None}]},
             {0: bytes(self.input_audio)},
+            dict(self._input_format),
         )
+        self._clear_buffer()
+        committed = self._event("input_audio_buffer.committed", previous_item_id=self.history.last_id,
+                                item_id=item.id)
+        out = [committed, *self._add(item, None)]
+        if self.config["audio"]["input"]["transcription"] is not None:
+            self._streams.append((self.clock(), _Transcription(self, item)))
+        return out
+
+    def _clear_buffer(self) -> None:
         self.input_audio.clear()
-        previous = self.items[-1].id if self.items else None
-        committed = self._event("input_audio_buffer.committed", previous_item_id=previous, item_id=item.id)
-        return [committed, *self._insert(item, None)]
+        self._buffer_start_ms = self._timeline_ms
+        if self._vad is not None:
+            self._vad.reset()
+        self._turn_item_id = None
+
+    def _audio_commit(self, event: Event) -> list[Event]:
+        return self._commit(self._turn_item_id)
 
     def _audio_clear(self, event: Event) -> list[Event]:
-        self.input_audio.clear()
+        self._clear_buffer()
         return [self._event("input_audio_buffer.cleared")]
 
     # ------------------------------------------------------------------ conversation items
     def _item_create(self, event: Event) -> list[Event]:
-        item = self._server_item(event["item"])
-        previous = event.get("previous_item_id") or None
-        return self._insert(item, previous)
+        item = self._server_item(event["item"], self.history.has_function_call)
+        return self._add(item, event.get("previous_item_id") or None)
 
-    def _server_item(self, given: dict[str, Any]) -> Item:
+    def _server_item(self, given: dict[str, Any], call_exists: Callable[[str], bool]) -> Item:
         """The item as the server stores and echoes it (no ``object``, status completed)."""
         kind = given["type"]
         item_id = given.get("id") or self.ids.new("item")
@@ -400,13 +519,13 @@ class Session:
                     content.append({"type": part["type"], "text": part["text"]})
             data = {"id": item_id, "type": "message", "status": "completed", "role": given["role"],
                     "content": content}
-            return Item(data, audio)
+            return Item(data, audio, dict(self._input_format) if audio else None)
         if kind == "function_call":
             return Item({"id": item_id, "type": "function_call", "status": "completed", "name": given["name"],
                          "call_id": given.get("call_id") or self.ids.call_id(), "arguments": given["arguments"]})
         if kind == "function_call_output":
             call_id = given["call_id"]
-            if not any(call["call_id"] == call_id for call in self._iter_function_calls()):
+            if not call_exists(call_id):
                 raise RealtimeError("invalid_tool_call_id", call_id=call_id)
             return Item({"id": item_id, "type": "function_call_output", "status": "completed", "call_id": call_id,
                          "output": given["output"]})
@@ -414,43 +533,39 @@ class Session:
         return Item(data)
 
     def _item_delete(self, event: Event) -> list[Event]:
-        index = self._find(event["item_id"])
-        if index is None:
+        if not self.history.remove(event["item_id"]):
             raise RealtimeError("item_delete_invalid_item_id", item_id=event["item_id"])
-        del self.items[index]
         return [self._event("conversation.item.deleted", item_id=event["item_id"])]
 
     def _item_retrieve(self, event: Event) -> list[Event]:
-        index = self._find(event["item_id"])
-        if index is None:
+        item = self.history.get(event["item_id"])
+        if item is None:
             raise RealtimeError("item_retrieve_invalid_item_id", item_id=event["item_id"])
-        item = self.items[index]
-        data = copy.deepcopy(item.data)
+        data = snapshot(item.data)
         for part_index, audio in item.audio.items():
-            data["content"][part_index]["audio"] = _b64encode(audio)
+            data["content"][part_index]["audio"] = b64encode(audio)
         return [self._event("conversation.item.retrieved", item=data)]
 
     def _item_truncate(self, event: Event) -> list[Event]:
         item_id, content_index, audio_end_ms = event["item_id"], event["content_index"], event["audio_end_ms"]
-        index = self._find(item_id)
-        if index is None:
+        item = self.history.get(item_id)
+        if item is None:
             raise RealtimeError("item_truncate_invalid_item_id", item_id=item_id)
-        item = self.items[index]
         content = item.data.get("content") or []
-        if item.data.get("role") != "assistant" or not any(
-            part["type"] == "output_audio" for part in content
-        ) or not item.audio:
+        if item.role != "assistant" or not any(part["type"] == "output_audio" for part in content) or not any(
+            item.audio.values()
+        ):
             raise RealtimeError("truncate_not_audio")
         if content_index >= len(content) or content[content_index]["type"] != "output_audio":
             raise RealtimeError("truncate_invalid_content_index", content_index=content_index)
         audio = item.audio.get(content_index, b"")
-        rate = bytes_per_ms(self.config["audio"]["output"]["format"])
-        actual_ms = len(audio) / rate
+        fmt = item.audio_format or self.config["audio"]["output"]["format"]
+        actual_ms = speech.duration_ms(len(audio), fmt)
         if audio_end_ms > actual_ms:
             raise RealtimeError("truncate_too_long", actual_ms=int(actual_ms), audio_end_ms=audio_end_ms)
-        keep = int(audio_end_ms * rate)
-        keep -= keep % 2 if rate > 8 else 0
-        item.audio[content_index] = audio[:keep]
+        keep = int(audio_end_ms * speech.bytes_per_ms(fmt))
+        keep -= keep % 2 if fmt["type"] == "audio/pcm" else 0
+        item.audio[content_index] = bytes(audio[:keep])
         content[content_index]["transcript"] = ""
         return [self._event("conversation.item.truncated", item_id=item_id, content_index=content_index,
                             audio_end_ms=audio_end_ms)]
@@ -459,9 +574,86 @@ class Session:
     def _response_create(self, event: Event) -> list[Event]:
         if self.kind == "transcription":
             raise RealtimeError("not_in_transcription_session", type=event["type"])
-        raise RealtimeError("responses_not_supported")
+        return self._start_response(event.get("response") or {})
+
+    def _start_response(self, request: dict[str, Any]) -> list[Event]:
+        in_conversation = request.get("conversation", "auto") != "none"
+        if in_conversation and self._active is not None:
+            raise RealtimeError("conversation_already_has_active_response", response_id=self._active.id)
+        params = self._response_params(request, in_conversation)
+        context = self._response_input(request["input"]) if "input" in request else list(self.history)
+        outputs = self.responder.reply(ResponseContext(
+            items=[item.data for item in context], instructions=params.instructions, tools=params.tools,
+            tool_choice=params.tool_choice, output_modalities=params.output_modalities,
+            hear=lambda data, index: self._hear_data(context, data, index),
+        ))
+        segments = context_segments(params.instructions, params.tools, [
+            (item.data, {i: speech.duration_ms(len(a), item.audio_format or self._input_format)
+                         for i, a in item.audio.items()}) for item in context])
+        cached = cached_prefix(self._last_context, segments)
+        if in_conversation:
+            self._last_context = segments
+        stream = ResponseStream(
+            ids=self.ids, conversation=self.history, conversation_id=self.conversation_id, params=params,
+            outputs=outputs, context=segments, cached=cached, audio_chunk_ms=self.limits.audio_chunk_ms,
+        )
+        self.responses.append(stream)
+        if in_conversation:
+            self._active = stream
+        self._streams.append((self.clock(), stream))
+        return [stream.created()]
+
+    def _hear_data(self, context: list[Item], data: dict[str, Any], index: int) -> str:
+        item = next((i for i in context if i.data is data), None)
+        return "" if item is None else self.hear(item, index)
+
+    def _response_params(self, request: dict[str, Any], in_conversation: bool) -> ResponseParams:
+        config = self.config
+        output = request.get("audio", {}).get("output", {})
+        fmt = output.get("format")
+        return ResponseParams(
+            output_modalities=list(request.get("output_modalities", config["output_modalities"])),
+            instructions=request.get("instructions", config["instructions"]),
+            voice=output.get("voice", config["audio"]["output"]["voice"]),
+            output_format=_normalize_format(fmt) if fmt else dict(config["audio"]["output"]["format"]),
+            tools=copy.deepcopy(request.get("tools", config["tools"])),
+            tool_choice=copy.deepcopy(request.get("tool_choice", config["tool_choice"])),
+            max_output_tokens=request.get("max_output_tokens", config["max_output_tokens"]),
+            metadata=copy.deepcopy(request.get("metadata")),
+            in_conversation=in_conversation,
+        )
+
+    def _response_input(self, given: list[dict[str, Any]]) -> list[Item]:
+        """The context of a response that brings its own ``input`` (inline items and references)."""
+        items: list[Item] = []
+
+        def call_exists(call_id: str) -> bool:
+            return any(i.data["type"] == "function_call" and i.data.get("call_id") == call_id for i in items)
+
+        for entry in given:
+            if entry["type"] == "item_reference":
+                found = self.history.get(entry["id"])
+                if found is None:
+                    raise RealtimeError("response_input_invalid_item_id", item_id=entry["id"])
+                items.append(found)
+            else:
+                items.append(self._server_item(entry, call_exists))
+        return items
 
     def _response_cancel(self, event: Event) -> list[Event]:
         if self.kind == "transcription":
             raise RealtimeError("not_in_transcription_session", type=event["type"])
-        raise RealtimeError("response_cancel_not_active")
+        response_id = event.get("response_id")
+        if response_id:
+            target = next((r for r in self.responses if r.id == response_id and not r.finished), None)
+        else:
+            target = self._active
+        if target is None:
+            raise RealtimeError("response_cancel_not_active")
+        return self._cancel(target, "client_cancelled")
+
+    def _cancel(self, response: ResponseStream, reason: str) -> list[Event]:
+        self._streams = [(t, s) for t, s in self._streams if s is not response]
+        if response is self._active:
+            self._active = None
+        return response.cancel(reason)

@@ -118,7 +118,7 @@ def test_rejected_session_update_changes_nothing(session_field: dict[str, Any], 
 
 def test_voice_is_locked_once_assistant_audio_is_present() -> None:
     session = make_session()
-    session.items.append(Item({"id": "item_a", "type": "message", "status": "completed", "role": "assistant",
+    session.history.items.append(Item({"id": "item_a", "type": "message", "status": "completed", "role": "assistant",
                                "content": [{"type": "output_audio", "transcript": "hi"}]}, {0: b"\0" * 4800}))
     error = only_error(send(session, {"type": "session.update", "session": {
         "type": "realtime", "audio": {"output": {"voice": "echo"}}}}))
@@ -259,7 +259,7 @@ def test_truncate_rules() -> None:
                                       "audio_end_ms": 10}))
     assert (error["code"], error["message"]) == ("unsupported_content_type",
                                                  "Only model output audio messages can be truncated")
-    session.items.append(Item({"id": "a1", "type": "message", "status": "completed", "role": "assistant",
+    session.history.items.append(Item({"id": "a1", "type": "message", "status": "completed", "role": "assistant",
                                "content": [{"type": "output_audio", "transcript": "hello"}]},
                               {0: b"\0" * 48 * 3700}))
     too_long = only_error(send(session, {"type": "conversation.item.truncate", "item_id": "a1", "content_index": 0,

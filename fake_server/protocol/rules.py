@@ -189,9 +189,10 @@ ERRORS: Mapping[str, ErrorRule] = {
     "response_cancel_not_active": ErrorRule(
         "response_cancel_not_active", "Cancellation failed: no active response found"
     ),
-    "responses_not_supported": ErrorRule(
-        "not_supported",
-        "fake-realtime does not generate responses yet: response.create is not supported by this version.",
+    "response_input_invalid_item_id": ErrorRule(
+        "invalid_value",
+        "Error creating response: the item with id '{item_id}' referenced in 'response.input' does not exist.",
+        "response.input",
         tag="inf",
     ),
     # --- session lifetime and internal failures --------------------------------------------
