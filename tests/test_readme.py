@@ -1,0 +1,14 @@
+"""The README's examples are the how-to tests, word for word."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["test_howto_history_errors.py", "test_howto_voice_turn.py"])
+def test_readme_example_is_a_test(name: str) -> None:
+    body = (ROOT / "tests" / "examples" / name).read_text()
+    function = body[body.index("async def"):].strip()
+    assert function in (ROOT / "README.md").read_text()
