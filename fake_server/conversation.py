@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -11,9 +10,22 @@ from .protocol.rules import RealtimeError
 __all__ = ["Item", "Conversation", "snapshot"]
 
 
+def _copy(value: Any) -> Any:
+    if type(value) is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copy(item) for item in value]
+    return value  # str, int, float, bool, None: immutable
+
+
 def snapshot(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an item for an event: later changes to the item must not reach sent events."""
-    return copy.deepcopy(data)
+    """A copy of an item for an event: later changes to the item must not reach sent events.
+
+    Items are JSON-shaped (dicts, lists, immutable scalars), so this is a deep copy without
+    ``copy.deepcopy``'s bookkeeping.
+    """
+    result: dict[str, Any] = _copy(data)
+    return result
 
 
 @dataclass
@@ -27,6 +39,12 @@ class Item:
     data: dict[str, Any]
     audio: dict[int, bytes] = field(default_factory=dict)
     audio_format: dict[str, Any] | None = None
+    segment: Any = field(default=None, repr=False, compare=False)
+    """The item's token segment (fake_server.usage), cached until :meth:`changed`."""
+
+    def changed(self) -> None:
+        """Call after changing ``data`` or ``audio`` in place: drops what was derived from them."""
+        self.segment = None
 
     @property
     def id(self) -> str:
@@ -52,6 +70,13 @@ class Conversation:
     def index(self, item_id: str) -> int | None:
         for index, item in enumerate(self.items):
             if item.data["id"] == item_id:
+                return index
+        return None
+
+    def position(self, item: Item) -> int | None:
+        """Where this very item is (searched from the end, where new items are)."""
+        for index in range(len(self.items) - 1, -1, -1):
+            if self.items[index] is item:
                 return index
         return None
 

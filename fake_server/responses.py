@@ -183,11 +183,12 @@ class ResponseStream:
         item = self._item
         assert item is not None
         item.data["status"] = status
+        item.changed()
         events = []
         if self.params.in_conversation:
-            position = self.conversation.index(item.id)
+            position = self.conversation.position(item)
             previous = self._previous_id
-            if position is not None and self.conversation.items[position] is item:
+            if position is not None:
                 previous = self.conversation.items[position - 1].id if position > 0 else None
             events.append(self._event("conversation.item.done", previous_item_id=previous, item=snapshot(item.data)))
         events.append(self._event("response.output_item.done", response_id=self.id, output_index=index,
@@ -224,6 +225,7 @@ class ResponseStream:
         self._out_text_tokens = text_tokens(self._text)
         part = self._item.data["content"][0]
         part["transcript" if part["type"] == "output_audio" else "text"] = self._text
+        self._item.changed()
 
     def _audio_deltas(self, text: str, where: dict[str, Any], at: float) -> Iterator[Step]:
         assert self._item is not None
@@ -247,6 +249,7 @@ class ResponseStream:
                                           obfuscation=self.ids.obfuscation()))
             if piece:
                 buffer += piece
+                self._item.changed()
                 self._out_audio_ms = before_ms + speech.duration_ms(len(buffer), fmt)
                 events.append(self._event("response.output_audio.delta", **where,
                                           delta=b64encode(piece)))
@@ -287,6 +290,8 @@ class ResponseStream:
             delta = output.arguments[start:start + _ARGUMENT_CHUNK]
             self._arguments += delta
             data["arguments"] = self._arguments
+            assert self._item is not None
+            self._item.changed()
             self._out_text_tokens += text_tokens(delta)
             yield Step(at, [self._event("response.function_call_arguments.delta", **where, delta=delta)])
         yield Step(at, self._close_call(index) + self._close_item(index, "completed"))

@@ -184,6 +184,7 @@ class _Transcription:
         usage = {"type": "tokens", "total_tokens": audio + out, "input_tokens": audio,
                  "input_token_details": {"text_tokens": 0, "audio_tokens": audio}, "output_tokens": out}
         item.data["content"][0]["transcript"] = transcript
+        item.changed()
         yield Step(at, [session._event("conversation.item.input_audio_transcription.completed", item_id=item.id,
                                        content_index=0, transcript=transcript, usage=usage)])
 
@@ -567,6 +568,7 @@ class Session:
         keep -= keep % 2 if fmt["type"] == "audio/pcm" else 0
         item.audio[content_index] = bytes(audio[:keep])
         content[content_index]["transcript"] = ""
+        item.changed()
         return [self._event("conversation.item.truncated", item_id=item_id, content_index=content_index,
                             audio_end_ms=audio_end_ms)]
 
@@ -587,9 +589,7 @@ class Session:
             tool_choice=params.tool_choice, output_modalities=params.output_modalities,
             hear=lambda data, index: self._hear_data(context, data, index),
         ))
-        segments = context_segments(params.instructions, params.tools, [
-            (item.data, {i: speech.duration_ms(len(a), item.audio_format or self._input_format)
-                         for i, a in item.audio.items()}) for item in context])
+        segments = context_segments(params.instructions, params.tools, context, self._input_format)
         cached = cached_prefix(self._last_context, segments)
         if in_conversation:
             self._last_context = segments

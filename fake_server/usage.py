@@ -19,9 +19,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-__all__ = ["Segment", "text_tokens", "context_segments", "usage_object", "CACHE_BLOCK"]
+from .conversation import Item
+from .speech import duration_ms
+
+__all__ = ["Segment", "text_tokens", "audio_tokens", "item_segment", "context_segments", "cached_prefix",
+           "usage_object", "CACHE_BLOCK"]
 
 CACHE_BLOCK = 64
 ITEM_FRAMING = 4
@@ -40,7 +44,7 @@ def audio_tokens(ms: float, per_second: int) -> int:
 class Segment:
     """One piece of a response's context: a key that identifies its content, and its token counts."""
 
-    key: str
+    key: Any
     text: int = 0
     audio: int = 0
     image: int = 0
@@ -48,6 +52,17 @@ class Segment:
     @property
     def total(self) -> int:
         return self.text + self.audio + self.image
+
+
+def _item_key(data: dict[str, Any], audio_ms: dict[int, float]) -> Any:
+    """What identifies an item's content: equal keys mean an identical context segment."""
+    if data["type"] == "message":
+        parts = tuple((p["type"], p.get("text"), p.get("transcript"), p.get("image_url")) for p in data["content"])
+        return (data["id"], data.get("role"), parts, tuple(sorted(audio_ms.items())))
+    if data["type"] in ("function_call", "function_call_output"):
+        return (data["id"], data["type"], data.get("name"), data.get("call_id"), data.get("arguments"),
+                data.get("output"))
+    return json.dumps(data, sort_keys=True)
 
 
 def _item_segment(data: dict[str, Any], audio_ms: dict[int, float]) -> Segment:
@@ -71,20 +86,28 @@ def _item_segment(data: dict[str, Any], audio_ms: dict[int, float]) -> Segment:
         text += text_tokens(data.get("output", ""))
     else:
         text += text_tokens(json.dumps(data, sort_keys=True))
-    key = json.dumps([data, sorted(audio_ms.items())], sort_keys=True)
-    return Segment(key, text, audio, image)
+    return Segment(_item_key(data, audio_ms), text, audio, image)
+
+
+def item_segment(item: Item, default_format: Mapping[str, Any]) -> Segment:
+    """The item's segment, computed once and cached on the item until it changes."""
+    if item.segment is None:
+        fmt = item.audio_format or default_format
+        item.segment = _item_segment(item.data, {i: duration_ms(len(a), fmt) for i, a in item.audio.items()})
+    segment: Segment = item.segment
+    return segment
 
 
 def context_segments(
-    instructions: str, tools: Sequence[Any], items: Iterable[tuple[dict[str, Any], dict[int, float]]]
+    instructions: str, tools: Sequence[Any], items: Iterable[Item], default_format: Mapping[str, Any]
 ) -> list[Segment]:
     """The segments of a response's context: instructions and tools first, then each item."""
-    head = Segment("instructions:" + instructions, ITEM_FRAMING + text_tokens(instructions))
+    head = Segment(("instructions", instructions), ITEM_FRAMING + text_tokens(instructions))
     segments = [head]
     if tools:
         dumped = json.dumps(list(tools), sort_keys=True)
-        segments.append(Segment("tools:" + dumped, ITEM_FRAMING + text_tokens(dumped)))
-    segments.extend(_item_segment(data, audio_ms) for data, audio_ms in items)
+        segments.append(Segment(("tools", dumped), ITEM_FRAMING + text_tokens(dumped)))
+    segments.extend(item_segment(item, default_format) for item in items)
     return segments
 
 
