@@ -172,6 +172,12 @@ class _Transcription:
     def _run(self) -> Iterator[Step]:
         session, item = self.session, self.item
         transcript = session.hear(item, 0)
+        if transcript == speech.UNRECOGNIZED:  # loud audio the codec did not make: nothing to transcribe
+            error = RealtimeError("audio_unintelligible")
+            yield Step(0.0, [session._event("conversation.item.input_audio_transcription.failed", item_id=item.id,
+                                            content_index=0, error={"type": error.spec.type, "code": error.code,
+                                                                    "message": error.message, "param": None})])
+            return
         at = 0.0
         for word in (transcript.split(" ") if transcript else []):
             delta = word if at == 0.0 else " " + word

@@ -148,18 +148,26 @@ async def test_async_sdk_server_vad_turn_from_codec_audio(realtime_server: FakeR
         assert transcribed[0].transcript == "book a table for two"
 
 
-def test_sync_sdk_text_turn(realtime_server: FakeRealtimeServer) -> None:
+def test_sync_sdk_text_and_audio_turns(realtime_server: FakeRealtimeServer) -> None:
     with OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url).realtime.connect(
             model="gpt-realtime") as conn:
         conn.recv()
-        conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
         conn.conversation.item.create(item=user_text("sync hello"))
-        conn.response.create()
+        conn.response.create(response={"output_modalities": ["text"]})
         text = ""
         while (event := conn.recv()).type != "response.done":
             if event.type == "response.output_text.delta":
                 text += event.delta
         assert text == "You said: sync hello"
+        conn.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+        conn.input_audio_buffer.append(audio=base64.b64encode(speech.synthesize("spoken sync")).decode())
+        conn.input_audio_buffer.commit()
+        conn.response.create()
+        audio = b""
+        while (event := conn.recv()).type != "response.done":
+            if event.type == "response.output_audio.delta":
+                audio += base64.b64decode(event.delta)
+        assert speech.transcribe(audio) == "You said: spoken sync"
 
 
 async def test_session_expiry_sends_the_error_then_closes_1001() -> None:

@@ -325,16 +325,22 @@ def test_manual_turns_with_turn_detection_off() -> None:
         "You said: hello codec")
 
 
-def test_unrecognized_audio_gets_the_placeholder() -> None:
+def test_unrecognized_audio_gets_the_placeholder_and_its_transcription_fails() -> None:
     session = make_session()
     send(session, {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
-                                                          "audio": {"input": {"turn_detection": None}}}})
+                                                          "audio": {"input": {"turn_detection": None,
+                                                                              "transcription": {"model": "whisper-1"}}}}})
     noise = bytes((i * 7919) % 251 for i in range(48 * 300))
     send(session, {"type": "input_audio_buffer.append", "audio": base64.b64encode(noise).decode()})
     send(session, {"type": "input_audio_buffer.commit"})
     send(session, {"type": "response.create"})
-    text = "".join(e["delta"] for e in drain(session) if e["type"] == "response.output_text.delta")
+    events = drain(session)
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert text == f"You said: {speech.UNRECOGNIZED}"
+    [failed] = [e for e in events if e["type"].startswith("conversation.item.input_audio_transcription")]
+    assert failed["type"] == "conversation.item.input_audio_transcription.failed"
+    assert failed["error"] == {"type": "transcription_error", "code": "audio_unintelligible",
+                               "message": "The audio could not be transcribed.", "param": None}
 
 
 def test_transcription_session_transcribes_commits_and_refuses_responses() -> None:
@@ -386,3 +392,20 @@ def test_create_response_false_commits_without_answering_and_semantic_vad_detect
                                  "input_audio_buffer.committed", "conversation.item.added",
                                  "conversation.item.done"], detection
         assert session.active_response is None and drain(session) == []
+
+
+def test_truncating_assistant_audio_lowers_the_next_input_tokens() -> None:
+    session = make_session()
+    say(session, "say something long enough to have plenty of audio in the answer")
+    send(session, {"type": "response.create"})
+    drain(session)
+    reply = session.conversation()[-1]
+    send(session, {"type": "response.create", "response": {"output_modalities": ["text"]}})
+    before = next(e for e in drain(session) if e["type"] == "response.done")["response"]["usage"]
+    send(session, {"type": "conversation.item.delete", "item_id": session.conversation()[-1]["id"]})
+    send(session, {"type": "conversation.item.truncate", "item_id": reply["id"], "content_index": 0,
+                   "audio_end_ms": 500})
+    send(session, {"type": "response.create", "response": {"output_modalities": ["text"]}})
+    after = next(e for e in drain(session) if e["type"] == "response.done")["response"]["usage"]
+    assert after["input_token_details"]["audio_tokens"] == 10  # 500 ms of assistant audio at 20 tokens/s
+    assert after["input_tokens"] < before["input_tokens"]

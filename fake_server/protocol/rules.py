@@ -180,6 +180,10 @@ ERRORS: Mapping[str, ErrorRule] = {
         "{path}",
         tag="inf",
     ),
+    # --- input transcription (sent in conversation.item.input_audio_transcription.failed) ---
+    "audio_unintelligible": ErrorRule(
+        "audio_unintelligible", "The audio could not be transcribed.", type="transcription_error", tag="spec"
+    ),
     # --- responses -------------------------------------------------------------------------
     "conversation_already_has_active_response": ErrorRule(
         "conversation_already_has_active_response",
