@@ -33,11 +33,12 @@ class Item:
     """A conversation item: its server-side shape plus the audio bytes of its parts.
 
     ``audio`` maps a content index to raw audio in ``audio_format`` (the session's input
-    format for user audio, the output format for assistant audio).
+    format for user audio, the output format for assistant audio); a bytearray while a
+    response is still streaming it.
     """
 
     data: dict[str, Any]
-    audio: dict[int, bytes] = field(default_factory=dict)
+    audio: dict[int, bytes | bytearray] = field(default_factory=dict)
     audio_format: dict[str, Any] | None = None
     segment: Any = field(default=None, repr=False, compare=False)
     """The item's token segment (fake_server.usage), cached until :meth:`changed`."""

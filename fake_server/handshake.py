@@ -75,7 +75,9 @@ class HandshakeRequest:
     subprotocols: Sequence[str] = ()
 
     @classmethod
-    def from_target(cls, target: str, headers: Mapping[str, str], subprotocols: Sequence[str] = ()) -> "HandshakeRequest":
+    def from_target(
+        cls, target: str, headers: Mapping[str, str], subprotocols: Sequence[str] = ()
+    ) -> "HandshakeRequest":
         path, _, query = target.partition("?")
         return cls(path, query, {k.lower(): v for k, v in headers.items()}, tuple(subprotocols))
 

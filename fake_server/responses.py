@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generator, Sequence
 
 from . import speech
 from ._b64 import b64encode
@@ -131,7 +131,7 @@ class ResponseStream:
     def next_step(self) -> Step | None:
         return next(self._steps, None)
 
-    def _run(self) -> Iterator[Step]:
+    def _run(self) -> Generator[Step, None, None]:
         at = 0.0
         budget = math.inf if self.params.max_output_tokens == "inf" else float(self.params.max_output_tokens)
         for index, output in enumerate(self.outputs):
@@ -196,10 +196,10 @@ class ResponseStream:
         self._item = None
         return events
 
-    def _message(self, index: int, text: str, at: float, status: str) -> Iterator[Step]:
+    def _message(self, index: int, text: str, at: float, status: str) -> Generator[Step, None, float]:
         audio = self.params.audio
-        data = {"id": self.ids.new("item"), "type": "message", "status": "in_progress", "role": "assistant",
-                "content": []}
+        data: dict[str, Any] = {"id": self.ids.new("item"), "type": "message", "status": "in_progress",
+                                "role": "assistant", "content": []}
         where = {"response_id": self.id, "item_id": data["id"], "output_index": index, "content_index": 0}
         events = self._open_item(index, data)
         part: dict[str, Any] = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
@@ -227,7 +227,7 @@ class ResponseStream:
         part["transcript" if part["type"] == "output_audio" else "text"] = self._text
         self._item.changed()
 
-    def _audio_deltas(self, text: str, where: dict[str, Any], at: float) -> Iterator[Step]:
+    def _audio_deltas(self, text: str, where: dict[str, Any], at: float) -> Generator[Step, None, float]:
         assert self._item is not None
         fmt = self.params.output_format
         pcm = speech.synthesize(text, fmt)
@@ -278,7 +278,7 @@ class ResponseStream:
             self._event("response.content_part.done", **where, part={"type": "text", "text": self._text}),
         ]
 
-    def _function_call(self, index: int, output: ModelOutput, at: float) -> Iterator[Step]:
+    def _function_call(self, index: int, output: ModelOutput, at: float) -> Generator[Step, None, None]:
         call_id = self.ids.call_id()
         data = {"id": self.ids.new("item"), "type": "function_call", "status": "in_progress", "name": output.name,
                 "call_id": call_id, "arguments": ""}

@@ -28,7 +28,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from .handshake import DEFAULT_MODELS, HandshakeRequest, ServerPolicy, is_realtime_path, open_session, select_subprotocol
+from .handshake import (
+    DEFAULT_MODELS,
+    HandshakeRequest,
+    ServerPolicy,
+    is_realtime_path,
+    open_session,
+    select_subprotocol,
+)
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
 from .session import Session, SessionLimits

@@ -343,7 +343,8 @@ class Session:
     # ------------------------------------------------------------------ helpers
     @property
     def _input_format(self) -> dict[str, Any]:
-        return self.config["audio"]["input"]["format"]
+        fmt: dict[str, Any] = self.config["audio"]["input"]["format"]
+        return fmt
 
     def _event(self, type_: str, **payload: Any) -> Event:
         event: Event = {"type": type_, "event_id": self.ids.new("event")}
@@ -514,7 +515,7 @@ class Session:
         item_id = given.get("id") or self.ids.new("item")
         if kind == "message":
             content: list[dict[str, Any]] = []
-            audio: dict[int, bytes] = {}
+            audio: dict[int, bytes | bytearray] = {}
             for index, part in enumerate(given["content"]):
                 if part["type"] == "input_audio":
                     audio[index] = self._decode_audio(part["audio"], f"item.content[{index}].audio")

@@ -513,7 +513,7 @@ class Schemas:
             )
 
     def _make_server_validator(self) -> Any:
-        from jsonschema import Draft202012Validator
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
         from referencing import Registry, Resource
 
         registry: Registry[Any] = Registry().with_resources(
