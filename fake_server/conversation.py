@@ -42,10 +42,13 @@ class Item:
     audio_format: dict[str, Any] | None = None
     segment: Any = field(default=None, repr=False, compare=False)
     """The item's token segment (fake_server.usage), cached until :meth:`changed`."""
+    heard: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+    """What the speech codec heard in each audio part, cached until :meth:`changed`."""
 
     def changed(self) -> None:
         """Call after changing ``data`` or ``audio`` in place: drops what was derived from them."""
         self.segment = None
+        self.heard.clear()
 
     @property
     def id(self) -> str:

@@ -156,6 +156,11 @@ _AUDIO_OUTPUT_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _whole_samples(nbytes: int, audio_format: dict[str, Any]) -> int:
+    """``nbytes`` rounded down to whole samples (PCM16 samples are 2 bytes, G.711 ones 1)."""
+    return nbytes - nbytes % 2 if audio_format["type"] == "audio/pcm" else nbytes
+
+
 _SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 500, "high": 200, "auto": 500}
 
 
@@ -179,10 +184,9 @@ class _Transcription:
                                                                     "message": error.message, "param": None})])
             return
         at = 0.0
-        for word in (transcript.split(" ") if transcript else []):
-            delta = word if at == 0.0 else " " + word
+        for number, word in enumerate(transcript.split(" ") if transcript else []):
             yield Step(at, [session._event("conversation.item.input_audio_transcription.delta", item_id=item.id,
-                                           content_index=0, delta=delta,
+                                           content_index=0, delta=word if number == 0 else " " + word,
                                            obfuscation=session.ids.obfuscation())])
             at += 1.0
         audio = audio_tokens(speech.duration_ms(len(item.audio.get(0, b"")), item.audio_format or speech.PCM_24K), 10)
@@ -190,7 +194,7 @@ class _Transcription:
         usage = {"type": "tokens", "total_tokens": audio + out, "input_tokens": audio,
                  "input_token_details": {"text_tokens": 0, "audio_tokens": audio}, "output_tokens": out}
         item.data["content"][0]["transcript"] = transcript
-        item.changed()
+        item.segment = None  # the text changed; what was heard did not
         yield Step(at, [session._event("conversation.item.input_audio_transcription.completed", item_id=item.id,
                                        content_index=0, transcript=transcript, usage=usage)])
 
@@ -335,10 +339,10 @@ class Session:
 
     def hear(self, item: Item, index: int) -> str:
         """What the fake hears in an audio part: the speech codec's text, or its placeholder."""
-        audio = item.audio.get(index)
-        if not audio:
-            return ""
-        return speech.transcribe(audio, item.audio_format or self._input_format)
+        if index not in item.heard:
+            audio = item.audio.get(index)
+            item.heard[index] = speech.transcribe(audio, item.audio_format or self._input_format) if audio else ""
+        return item.heard[index]
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -451,9 +455,9 @@ class Session:
     def _speech_started(self, at: int) -> list[Event]:
         self._turn_item_id = self.ids.new("item")
         # audio before the speech (and its padding) is not part of the turn
-        drop = int((at - self._buffer_start_ms) * speech.bytes_per_ms(self._input_format))
+        drop = _whole_samples(int((at - self._buffer_start_ms) * speech.bytes_per_ms(self._input_format)),
+                              self._input_format)
         if drop > 0:
-            drop -= drop % 2 if self._input_format["type"] == "audio/pcm" else 0
             del self.input_audio[:drop]
             self._buffer_start_ms += speech.duration_ms(drop, self._input_format)
         out = [self._event("input_audio_buffer.speech_started", audio_start_ms=at, item_id=self._turn_item_id)]
@@ -571,8 +575,7 @@ class Session:
         actual_ms = speech.duration_ms(len(audio), fmt)
         if audio_end_ms > actual_ms:
             raise RealtimeError("truncate_too_long", actual_ms=int(actual_ms), audio_end_ms=audio_end_ms)
-        keep = int(audio_end_ms * speech.bytes_per_ms(fmt))
-        keep -= keep % 2 if fmt["type"] == "audio/pcm" else 0
+        keep = _whole_samples(int(audio_end_ms * speech.bytes_per_ms(fmt)), fmt)
         item.audio[content_index] = bytes(audio[:keep])
         content[content_index]["transcript"] = ""
         item.changed()
