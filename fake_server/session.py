@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Protocol
 from . import speech
 from ._b64 import b64decode, b64encode
 from .conversation import Conversation, Item, snapshot
+from .journal import Journal
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
 from .protocol.schema import Schemas, load_schemas
@@ -62,6 +63,8 @@ class SessionLimits:
     """0: stream responses as fast as possible; 1.0: at the speed the audio plays; k: k times slower."""
     audio_chunk_ms: float = 100.0
     """How much output audio one ``response.output_audio.delta`` carries."""
+    journal_max_entries: int = 10000
+    """Frames kept in each connection's journal (the oldest are dropped past it)."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,8 @@ class Session:
         self.history = Conversation()
         self.input_audio = bytearray()
         self.closing: CloseConnection | None = None
+        self.journal = Journal(self.limits.journal_max_entries)
+        """Every frame of this connection, both ways."""
         self.responses: list[ResponseStream] = []
         """Every response of this session, in creation order (finished ones included)."""
         self._active: ResponseStream | None = None
@@ -278,15 +283,24 @@ class Session:
         try:
             event = json.loads(text)
         except ValueError as exc:
+            self.journal.client(self.clock(), raw=text)
             return self._checked([self._error(RealtimeError("invalid_json", detail=str(exc)), None)])
-        return self.receive_event(event)
+        return self._receive(event, text)
 
     def receive_binary(self, data: bytes) -> list[Event]:
         """Handle one BINARY frame: the live service rejects them but keeps the socket."""
+        self.journal.client(self.clock(), raw=data)
         return self._checked([self._error(RealtimeError("binary_frame"), None)])
 
     def receive_event(self, event: Any) -> list[Event]:
         """Handle one decoded client event."""
+        return self._receive(event, None)
+
+    def _receive(self, event: Any, text: str | bytes | None) -> list[Event]:
+        if type(event) is dict:
+            self.journal.client(self.clock(), event)
+        else:
+            self.journal.client(self.clock(), raw=text if text is not None else repr(event))
         if type(event) is not dict:
             kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
                 type(event), "a number")
@@ -359,9 +373,11 @@ class Session:
         return self._event("error", error=exc.body(client_event_id))
 
     def _checked(self, events: list[Event]) -> list[Event]:
+        """Every server event leaves through here: checked (if asked) and journaled."""
         if self.limits.validate_server_events:
             for event in events:
                 self.schemas.check_server_event(event)
+        self.journal.server(self.clock(), events)
         return events
 
     def _add(self, item: Item, previous_item_id: str | None) -> list[Event]:
