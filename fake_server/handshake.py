@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError, mask_key
+from .script import Script
 from .session import CloseConnection, Session, SessionLimits
 
 __all__ = [
@@ -63,6 +64,8 @@ class ServerPolicy:
     api_keys: frozenset[str] | None = None
     models: frozenset[str] = DEFAULT_MODELS
     limits: SessionLimits = field(default_factory=SessionLimits)
+    script: Script = field(default_factory=Script)
+    """What the model says and how the server misbehaves; shared by the server's connections."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ def open_session(
     *,
     ids: IdGenerator,
     clock: Callable[[], float],
+    index: int = 0,
 ) -> Opening:
     """Check the upgrade request and either open a session or plan the live rejection."""
     subprotocol = select_subprotocol(request.subprotocols)
@@ -145,6 +149,7 @@ def open_session(
         return Opening(subprotocol, None, [event], CloseConnection(exc.spec.close_code, reason))
     kind = "transcription" if intent == "transcription" else "realtime"
     session = Session(
-        model=model or "gpt-realtime", kind=kind, ids=ids, clock=clock, limits=policy.limits
+        model=model or "gpt-realtime", kind=kind, ids=ids, clock=clock, limits=policy.limits,
+        script=policy.script, index=index,
     )
     return Opening(subprotocol, session, session.start())

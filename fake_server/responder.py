@@ -20,19 +20,46 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-__all__ = ["ModelOutput", "ResponseContext", "Responder", "DefaultResponder", "GREETING"]
+__all__ = ["ModelOutput", "Reply", "ResponseContext", "Responder", "DefaultResponder", "GREETING"]
 
 GREETING = "Hello! How can I help you today?"
 
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """One output item: a message (``text``) or a function call (``name``, ``arguments``)."""
+    """One output item: a message (``text``) or a function call (``name``, ``arguments``).
+
+    A spoken message uses ``pcm`` as its audio when given (raw audio in the session's output
+    format), else the speech codec's rendering of ``text``.
+    """
 
     kind: str  # "message" | "function_call"
     text: str = ""
     name: str = ""
     arguments: str = ""
+    pcm: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Everything one ``response.create`` leads to; built with the helpers in ``fake_server.script``.
+
+    ``error``: answer with this ``error`` event body instead of a response. ``status`` /
+    ``status_details``: how the response ends (``failed`` and ``incomplete`` keep the outputs
+    given). ``close``: close the connection with ``(code, reason)`` once ``close_after`` of
+    the response's events have been sent (0: before ``response.created``). ``spoken``:
+    force spoken (True) or written (False) output whatever the modalities say.
+    """
+
+    outputs: tuple[ModelOutput, ...] = ()
+    error: dict[str, Any] | None = None
+    status: str = "completed"
+    status_details: dict[str, Any] | None = None
+    close: tuple[int, str] | None = None
+    close_after: int = 0
+    spoken: bool | None = None
+    first_delta_delay_ms: float = 0.0
+    delta_delay_ms: float = 0.0
 
 
 @dataclass
@@ -46,10 +73,28 @@ class ResponseContext:
     output_modalities: Sequence[str]
     hear: Callable[[dict[str, Any], int], str] = field(default=lambda item, index: "")
     """Returns what the model hears in the audio part ``index`` of a user item."""
+    turn: int = 1
+    """This response's number on its connection (1 for the first)."""
+    connection: int = 0
+    """The connection's index on its server (0 for the first since the last reset)."""
+    session_id: str = ""
+    in_conversation: bool = True
+
+    @property
+    def last_item(self) -> dict[str, Any] | None:
+        return self.items[-1] if self.items else None
+
+    @property
+    def user_text(self) -> str:
+        """What the user said last (text, transcript, or what the speech codec heard), or ``""``."""
+        for item in reversed(self.items):
+            if item["type"] == "message" and item.get("role") == "user":
+                return _user_text(item, self.hear)
+        return ""
 
 
 class Responder(Protocol):
-    def reply(self, context: ResponseContext) -> list[ModelOutput]: ...
+    def reply(self, context: ResponseContext) -> list[ModelOutput] | Reply: ...
 
 
 def _placeholder(schema: Any) -> Any:

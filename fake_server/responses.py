@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generator, Sequence
 from . import speech
 from ._b64 import b64encode
 from .conversation import Conversation, Item, snapshot
-from .responder import ModelOutput
+from .responder import ModelOutput, Reply
 from .usage import Segment, audio_tokens, text_tokens, usage_object
 
 if TYPE_CHECKING:
@@ -34,10 +34,12 @@ _ARGUMENT_CHUNK = 12
 
 @dataclass(frozen=True)
 class Step:
-    """Events to send together, ``offset_ms`` after the stream started."""
+    """Events to send together, ``offset_ms`` of media time after the stream started (scaled by
+    the pacing) plus ``delay_ms`` of scripted delay (not scaled)."""
 
     offset_ms: float
     events: list[Event]
+    delay_ms: float = 0.0
 
 
 @dataclass
@@ -53,10 +55,12 @@ class ResponseParams:
     max_output_tokens: int | str
     metadata: dict[str, str] | None
     in_conversation: bool
+    spoken: bool | None = None
+    """Force spoken (True) or written (False) messages whatever ``output_modalities`` say."""
 
     @property
     def audio(self) -> bool:
-        return "audio" in self.output_modalities
+        return "audio" in self.output_modalities if self.spoken is None else self.spoken
 
 
 def _words(text: str) -> list[str]:
@@ -73,7 +77,7 @@ class ResponseStream:
         conversation: Conversation,
         conversation_id: str,
         params: ResponseParams,
-        outputs: Sequence[ModelOutput],
+        reply: Reply,
         context: Sequence[Segment],
         cached: Segment,
         audio_chunk_ms: float,
@@ -81,7 +85,10 @@ class ResponseStream:
         self.ids = ids
         self.conversation = conversation
         self.params = params
-        self.outputs = list(outputs)
+        self.reply = reply
+        self.outputs = list(reply.outputs)
+        self.sent = 0  # events handed out so far (the session counts them)
+        self._delay_ms = 0.0
         self.context = list(context)
         self.cached = cached
         self.audio_chunk_ms = audio_chunk_ms
@@ -139,12 +146,23 @@ class ResponseStream:
                 yield from self._function_call(index, output, at)
             else:
                 text, cut = self._fit(output.text, budget - self._spent())
-                at = yield from self._message(index, text, at, "incomplete" if cut else "completed")
+                item_status = "incomplete" if cut or self.reply.status == "incomplete" else "completed"
+                at = yield from self._message(index, text, at, item_status, output.pcm)
                 if cut:
                     self.status_details = {"type": "incomplete", "reason": "max_output_tokens"}
                     break
-        yield Step(at, self._finish("incomplete" if self.status_details else "completed"))
-        yield Step(at, [self._rate_limits()])
+        if self.status_details is None and self.reply.status != "completed":
+            self.status_details = self.reply.status_details
+        status = "incomplete" if self.status_details and self.status_details["type"] == "incomplete" else (
+            self.reply.status if self.reply.status == "failed" else "completed")
+        yield Step(at, self._finish(status), self._delay_ms)
+        yield Step(at, [self._rate_limits()], self._delay_ms)
+
+    def _delta_delay(self) -> float:
+        """Scripted delay before the next delta: time to first delta, then per delta."""
+        first = self._delay_ms == 0.0 and self.reply.first_delta_delay_ms > 0
+        self._delay_ms += self.reply.first_delta_delay_ms if first else self.reply.delta_delay_ms
+        return self._delay_ms
 
     def _spent(self) -> int:
         return self._out_text_tokens + audio_tokens(self._out_audio_ms, 20)
@@ -163,8 +181,8 @@ class ResponseStream:
     def _cost(self, text: str) -> int:
         tokens = text_tokens(text)
         if self.params.audio and text:
-            tokens += audio_tokens(speech.duration_ms(len(speech.synthesize(text, self.params.output_format)),
-                                                      self.params.output_format), 20)
+            fmt = self.params.output_format
+            tokens += audio_tokens(speech.duration_ms(len(speech.synthesize(text, fmt)), fmt), 20)
         return tokens
 
     def _open_item(self, index: int, data: dict[str, Any]) -> list[Event]:
@@ -196,7 +214,9 @@ class ResponseStream:
         self._item = None
         return events
 
-    def _message(self, index: int, text: str, at: float, status: str) -> Generator[Step, None, float]:
+    def _message(
+        self, index: int, text: str, at: float, status: str, pcm: bytes | None = None
+    ) -> Generator[Step, None, float]:
         audio = self.params.audio
         data: dict[str, Any] = {"id": self.ids.new("item"), "type": "message", "status": "in_progress",
                                 "role": "assistant", "content": []}
@@ -207,16 +227,16 @@ class ResponseStream:
                                {"type": "output_text", "text": ""})
         events.append(self._event("response.content_part.added", **where, part=part))
         self._part_open, self._text = True, ""
-        yield Step(at, events)
+        yield Step(at, events, self._delay_ms)
         if audio:
-            at = yield from self._audio_deltas(text, where, at)
+            at = yield from self._audio_deltas(text, where, at, pcm)
         else:
             for word in _words(text):
                 self._append_text(word)
                 yield Step(at, [self._event("response.output_text.delta", **where, delta=word,
-                                            obfuscation=self.ids.obfuscation())])
+                                            obfuscation=self.ids.obfuscation())], self._delta_delay())
                 at += len(word) / TEXT_CHARS_PER_SECOND * 1000
-        yield Step(at, self._close_part(where) + self._close_item(index, status))
+        yield Step(at, self._close_part(where) + self._close_item(index, status), self._delay_ms)
         return at
 
     def _append_text(self, delta: str) -> None:
@@ -227,10 +247,12 @@ class ResponseStream:
         part["transcript" if part["type"] == "output_audio" else "text"] = self._text
         self._item.changed()
 
-    def _audio_deltas(self, text: str, where: dict[str, Any], at: float) -> Generator[Step, None, float]:
+    def _audio_deltas(
+        self, text: str, where: dict[str, Any], at: float, given: bytes | None
+    ) -> Generator[Step, None, float]:
         assert self._item is not None
         fmt = self.params.output_format
-        pcm = speech.synthesize(text, fmt)
+        pcm = given if given is not None else speech.synthesize(text, fmt)
         chunk = max(2, int(self.audio_chunk_ms * speech.bytes_per_ms(fmt)) // 2 * 2)
         chunks = [pcm[i:i + chunk] for i in range(0, len(pcm), chunk)] or [b""]
         words = _words(text)
@@ -254,7 +276,7 @@ class ResponseStream:
                 events.append(self._event("response.output_audio.delta", **where,
                                           delta=b64encode(piece)))
             if events:
-                yield Step(at, events)
+                yield Step(at, events, self._delta_delay())
             at += speech.duration_ms(len(piece), fmt)
         return at
 
@@ -284,7 +306,7 @@ class ResponseStream:
                 "call_id": call_id, "arguments": ""}
         events = self._open_item(index, data)
         self._arguments = ""
-        yield Step(at, events)
+        yield Step(at, events, self._delay_ms)
         where = {"response_id": self.id, "item_id": data["id"], "output_index": index, "call_id": call_id}
         for start in range(0, len(output.arguments), _ARGUMENT_CHUNK):
             delta = output.arguments[start:start + _ARGUMENT_CHUNK]
@@ -293,8 +315,9 @@ class ResponseStream:
             assert self._item is not None
             self._item.changed()
             self._out_text_tokens += text_tokens(delta)
-            yield Step(at, [self._event("response.function_call_arguments.delta", **where, delta=delta)])
-        yield Step(at, self._close_call(index) + self._close_item(index, "completed"))
+            yield Step(at, [self._event("response.function_call_arguments.delta", **where, delta=delta)],
+                       self._delta_delay())
+        yield Step(at, self._close_call(index) + self._close_item(index, "completed"), self._delay_ms)
 
     def _close_call(self, index: int) -> list[Event]:
         item = self._item

@@ -38,6 +38,7 @@ from .handshake import (
 )
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
+from .script import Script
 from .session import Session, SessionLimits
 
 __all__ = ["FakeRealtimeServer"]
@@ -174,6 +175,11 @@ class FakeRealtimeServer:
         return self._origin("http") + "/v1"
 
     # --- state ------------------------------------------------------------------------
+
+    @property
+    def script(self) -> Script:
+        """What the model says and how the server misbehaves (``fake_server.script``); fresh after ``reset()``."""
+        return self.policy.script
 
     @property
     def sessions(self) -> list[Session]:
@@ -365,7 +371,7 @@ class FakeRealtimeServer:
                 request.path, _plain_headers(request.headers), _offered_subprotocols(request.headers)
             )
             try:
-                opening = open_session(handshake, policy, ids=ids, clock=time.time)
+                opening = open_session(handshake, policy, ids=ids, clock=time.time, index=index)
                 frames = [_encode(event) for event in opening.events]
             except Exception as exc:  # the core failed before a session existed: end politely
                 self._record(generation, None, exc)
@@ -462,4 +468,7 @@ class FakeRealtimeServer:
                 await asyncio.sleep(out.due - now)
             for event in out.events:
                 await send(_encode(event))
+            if session.closing is not None:  # a scripted close mid-response
+                await connection.close(session.closing.code, session.closing.reason)
+                return
             await asyncio.sleep(0)  # let the reader take what arrived meanwhile (a cancel, a second create)

@@ -25,8 +25,9 @@ from .journal import Journal
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
 from .protocol.schema import Schemas, load_schemas
-from .responder import DefaultResponder, Responder, ResponseContext
+from .responder import Reply, ResponseContext
 from .responses import ResponseParams, ResponseStream, Step
+from .script import Script
 from .usage import Segment, audio_tokens, cached_prefix, context_segments
 
 __all__ = ["Session", "SessionLimits", "CloseConnection", "Item", "Outgoing"]
@@ -221,14 +222,18 @@ class Session:
         clock: Callable[[], float],
         limits: SessionLimits | None = None,
         schemas: Schemas | None = None,
-        responder: Responder | None = None,
+        script: Script | None = None,
+        index: int = 0,
     ) -> None:
         self.kind = kind
         self.ids = ids
         self.clock = clock
         self.limits = limits or SessionLimits()
         self.schemas = schemas or load_schemas()
-        self.responder: Responder = responder or DefaultResponder()
+        self.script = script or Script()
+        """What the model says and how the server misbehaves (``fake_server.script``)."""
+        self.index = index
+        """This connection's index on its server (scripts can target one connection)."""
         self.id = ids.new("sess")
         self.conversation_id = ids.new("conv")
         self.created_at = clock()
@@ -312,10 +317,20 @@ class Session:
             if "type" not in event:
                 raise RealtimeError("missing_type")
             self.schemas.validate_client_event(event)
-            out = self._handlers[event["type"]](event)
+            scripted = self.script.intercept(self.index, event)
+            out = self._scripted(scripted, client_event_id) if scripted else self._handlers[event["type"]](event)
         except RealtimeError as exc:
             out = [self._error(exc, client_event_id)]
         return self._checked(out)
+
+    def _scripted(self, reply: Reply, client_event_id: str | None) -> list[Event]:
+        """A scripted answer instead of the normal handling: an ``error`` event and/or a close."""
+        out = []
+        if reply.error is not None:
+            out.append(self._event("error", error={**reply.error, "event_id": client_event_id}))
+        if reply.close is not None:
+            self.closing = CloseConnection(*reply.close)
+        return out
 
     def next_step(self) -> Outgoing | None:
         """The next batch of streamed events (responses, transcriptions), or ``None``.
@@ -323,7 +338,7 @@ class Session:
         Streams take turns, one step each. A response stops being active when the step
         holding its ``response.done`` is handed out here.
         """
-        while self._streams:
+        while self._streams and self.closing is None:
             started, stream = self._streams.pop(0)
             step = stream.next_step()
             if step is None:
@@ -331,9 +346,22 @@ class Session:
             self._streams.append((started, stream))
             if stream is self._active and self._active.finished:
                 self._active = None
-            due = started + step.offset_ms / 1000 * self.limits.pacing
-            return Outgoing(due, self._checked(step.events))
+            events = step.events
+            if isinstance(stream, ResponseStream):
+                events = self._until_scripted_close(stream, events)
+            due = started + step.offset_ms / 1000 * self.limits.pacing + step.delay_ms / 1000
+            return Outgoing(due, self._checked(events))
         return None
+
+    def _until_scripted_close(self, response: ResponseStream, events: list[Event]) -> list[Event]:
+        """Cut a response short where its script closes the connection."""
+        close = response.reply.close
+        if close is not None and response.sent + len(events) >= response.reply.close_after:
+            events = events[:max(0, response.reply.close_after - response.sent)]
+            self.closing = CloseConnection(*close)
+            self._streams.clear()
+        response.sent += len(events)
+        return events
 
     def expire(self) -> list[Event]:
         """The session reached :attr:`expires_at`: the live error, then close 1001 with its text."""
@@ -602,32 +630,42 @@ class Session:
     def _response_create(self, event: Event) -> list[Event]:
         if self.kind == "transcription":
             raise RealtimeError("not_in_transcription_session", type=event["type"])
-        return self._start_response(event.get("response") or {})
+        event_id = event.get("event_id")
+        return self._start_response(event.get("response") or {}, event_id if isinstance(event_id, str) else None)
 
-    def _start_response(self, request: dict[str, Any]) -> list[Event]:
+    def _start_response(self, request: dict[str, Any], client_event_id: str | None = None) -> list[Event]:
         in_conversation = request.get("conversation", "auto") != "none"
         if in_conversation and self._active is not None:
             raise RealtimeError("conversation_already_has_active_response", response_id=self._active.id)
         params = self._response_params(request, in_conversation)
         context = self._response_input(request["input"]) if "input" in request else list(self.history)
-        outputs = self.responder.reply(ResponseContext(
+        reply = self.script.respond(ResponseContext(
             items=[item.data for item in context], instructions=params.instructions, tools=params.tools,
             tool_choice=params.tool_choice, output_modalities=params.output_modalities,
             hear=lambda data, index: self._hear_data(context, data, index),
+            turn=len(self.responses) + 1, connection=self.index, session_id=self.id,
+            in_conversation=in_conversation,
         ))
+        if reply.error is not None or (reply.close is not None and reply.close_after == 0):
+            return self._scripted(reply, client_event_id)
+        params.spoken = reply.spoken
+        if reply.spoken is None and params.audio and self.script.wants("text_history_answers_in_text") and any(
+            item.role == "assistant" for item in self.history
+        ) and not self.history.has_assistant_audio():
+            params.spoken = False
         segments = context_segments(params.instructions, params.tools, context, self._input_format)
         cached = cached_prefix(self._last_context, segments)
         if in_conversation:
             self._last_context = segments
         stream = ResponseStream(
             ids=self.ids, conversation=self.history, conversation_id=self.conversation_id, params=params,
-            outputs=outputs, context=segments, cached=cached, audio_chunk_ms=self.limits.audio_chunk_ms,
+            reply=reply, context=segments, cached=cached, audio_chunk_ms=self.limits.audio_chunk_ms,
         )
         self.responses.append(stream)
         if in_conversation:
             self._active = stream
         self._streams.append((self.clock(), stream))
-        return [stream.created()]
+        return self._until_scripted_close(stream, [stream.created()])
 
     def _hear_data(self, context: list[Item], data: dict[str, Any], index: int) -> str:
         item = next((i for i in context if i.data is data), None)
