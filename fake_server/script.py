@@ -45,10 +45,14 @@ def always(context: ResponseContext) -> bool:
 
 
 def user_says(pattern: str | Pattern[str]) -> Condition:
-    """The last user message contains ``pattern`` (a case-insensitive substring, or a regex)."""
+    """The response answers a user message (the context ends with one) that contains ``pattern``:
+    a case-insensitive substring, or a regex. Audio counts by what the speech codec hears."""
     regex = pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern), re.IGNORECASE)
 
     def condition(context: ResponseContext) -> bool:
+        last = context.last_item
+        if last is None or last["type"] != "message" or last.get("role") != "user":
+            return False
         return regex.search(context.user_text) is not None
 
     return condition

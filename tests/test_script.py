@@ -1,0 +1,208 @@
+"""Scripted replies, states, errors, failures, closes, delays and quirks, on the sans-I/O core."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+import pytest
+
+from fake_server import script as s
+from fake_server import speech
+from fake_server.protocol.ids import IdGenerator
+from fake_server.session import Session, SessionLimits
+
+NOW = 1_790_000_000.0
+
+
+def make_session(script: s.Script, index: int = 0, **limits: Any) -> Session:
+    clock = lambda: NOW  # noqa: E731
+    return Session(model="gpt-realtime", ids=IdGenerator(index, clock), clock=clock, script=script, index=index,
+                   limits=SessionLimits(validate_server_events=True, **limits))
+
+
+def send(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
+    return session.receive_text(json.dumps(event))
+
+
+def drain(session: Session) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while (step := session.next_step()) is not None:
+        out += step.events
+    return out
+
+
+def turn(session: Session, user: str | None = None, **response: Any) -> list[dict[str, Any]]:
+    if user is not None:
+        send(session, {"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}})
+    first = send(session, {"type": "response.create", "event_id": "rc", **({"response": response} if response else {})})
+    return first + drain(session)
+
+
+def said(events: list[dict[str, Any]]) -> str:
+    return "".join(e["delta"] for e in events if e["type"] in (
+        "response.output_text.delta", "response.output_audio_transcript.delta"))
+
+
+def test_queue_then_fallback() -> None:
+    script = s.Script().reply(s.say("first"), s.say("second"))
+    session = make_session(script)
+    assert said(turn(session, "a")) == "first"
+    assert said(turn(session, "b")) == "second"
+    assert said(turn(session, "c")) == "You said: c"  # the default responder again
+    assert script.pending() == []
+
+
+def test_rules_match_user_text_regex_turn_and_tool_output() -> None:
+    script = s.Script()
+    script.on(s.user_says("weather"), s.call("get_weather", {"city": "Oslo"}))
+    script.on(s.tool_output("get_weather", contains="rain"), s.say("Take an umbrella."))
+    script.on(s.user_says(re.compile(r"^bye\b")), s.say("Goodbye!"))
+    script.on(s.turn(5), s.say("fifth"))
+    session = make_session(script)
+    events = turn(session, "What's the WEATHER like?")
+    call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    assert (call["name"], json.loads(call["arguments"])) == ("get_weather", {"city": "Oslo"})
+    send(session, {"type": "conversation.item.create", "item": {"type": "function_call_output",
+                                                                "call_id": call["call_id"], "output": "rain"}})
+    assert said(turn(session)) == "Take an umbrella."
+    assert said(turn(session, "bye now")) == "Goodbye!"
+    assert said(turn(session, "weather again")) == ""  # repeating rule: another call
+    assert said(turn(session, "anything")) == "fifth"
+
+
+def test_named_states_move_a_scenario_along() -> None:
+    script = s.Script()
+    script.on(s.always, s.say("What would you like to order?"), state="start", then_state="ordering")
+    script.on(s.user_says("pizza"), s.say("One pizza. Anything else?"), state="ordering", then_state="confirm")
+    script.on(s.always, s.say("Order placed."), state="confirm", then_state="done")
+    session = make_session(script)
+    assert said(turn(session, "hi")) == "What would you like to order?"
+    assert said(turn(session, "pasta")) == "You said: pasta"  # no rule for this in "ordering"
+    assert said(turn(session, "a pizza")) == "One pizza. Anything else?"
+    assert said(turn(session, "no")) == "Order placed."
+    assert script.state(0) == "done"
+
+
+def test_per_connection_rules_and_states() -> None:
+    script = s.Script()
+    script.reply(s.say("only for the second connection"), connection=1)
+    first, second = make_session(script, 0), make_session(script, 1)
+    assert said(turn(first, "x")) == "You said: x"
+    assert said(turn(second, "x")) == "only for the second connection"
+
+
+def test_error_reply_answers_response_create_with_an_error_and_no_response() -> None:
+    script = s.Script().reply(s.error("rate_limit_exceeded", "Slow down.", type="rate_limit_error"))
+    session = make_session(script)
+    events = turn(session, "x")
+    assert [e["type"] for e in events] == ["error"]
+    assert events[0]["error"] == {"type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "Slow down.",
+                                  "param": None, "event_id": "rc"}
+    assert session.active_response is None
+
+
+@pytest.mark.parametrize(("reply", "code", "kind"), [
+    (s.server_error(), None, "server_error"),
+    (s.rate_limited(), "rate_limit_exceeded", "tokens"),
+])
+def test_failed_responses(reply: s.Reply, code: str | None, kind: str) -> None:
+    session = make_session(s.Script().reply(reply))
+    events = turn(session, "x")
+    done = next(e for e in events if e["type"] == "response.done")["response"]
+    assert done["status"] == "failed" and done["output"] == []
+    assert done["status_details"]["type"] == "failed"
+    assert (done["status_details"]["error"]["code"], done["status_details"]["error"]["type"]) == (code, kind)
+
+
+def test_failed_after_partial_output_and_incomplete_content_filter() -> None:
+    session = make_session(s.Script().reply(s.combine(s.say("Partial answer"), s.server_error()),
+                                            s.incomplete("I can't", reason="content_filter")))
+    done = next(e for e in turn(session, "x") if e["type"] == "response.done")["response"]
+    assert done["status"] == "failed" and len(done["output"]) == 1
+    done = next(e for e in turn(session, "y") if e["type"] == "response.done")["response"]
+    assert done["status"] == "incomplete"
+    assert done["status_details"] == {"type": "incomplete", "reason": "content_filter"}
+    assert done["output"][0]["status"] == "incomplete"
+
+
+def test_combine_text_then_function_call() -> None:
+    session = make_session(s.Script().reply(s.combine(s.say("Let me check."), s.call("lookup", {"q": "x"}))))
+    done = next(e for e in turn(session, "x", output_modalities=["text"]) if e["type"] == "response.done")
+    assert [o["type"] for o in done["response"]["output"]] == ["message", "function_call"]
+
+
+def test_close_instead_of_a_response_and_mid_response() -> None:
+    session = make_session(s.Script().reply(s.close(1011, "internal")))
+    assert turn(session, "x") == []
+    assert session.closing is not None and (session.closing.code, session.closing.reason) == (1011, "internal")
+
+    session = make_session(s.Script().reply(s.combine(s.say("a long answer with many words"),
+                                                      s.close(1006, "", after_events=4))))
+    events = turn(session, "x")
+    assert len(events) == 4 and events[0]["type"] == "response.created"
+    assert session.closing is not None and session.closing.code == 1006
+    assert session.next_step() is None
+
+
+def test_delays_move_due_times_without_pacing() -> None:
+    reply = s.Reply(outputs=s.say("one two three").outputs, first_delta_delay_ms=500, delta_delay_ms=100)
+    session = make_session(s.Script().reply(reply))
+    send(session, {"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}})
+    send(session, {"type": "response.create", "response": {"output_modalities": ["text"]}})
+    dues = []
+    while (step := session.next_step()) is not None:
+        if step.events[0]["type"] == "response.output_text.delta":
+            dues.append(round(step.due - NOW, 3))
+    assert dues == [0.5, 0.6, 0.7]
+
+
+def test_speak_with_given_pcm_and_write_forces_text() -> None:
+    pcm = speech.synthesize("custom audio")
+    session = make_session(s.Script().reply(s.speak("custom audio", pcm=pcm), s.write("just text")))
+    events = turn(session, "x")
+    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
+    assert audio == pcm
+    events = turn(session, "y")
+    assert "response.output_audio.delta" not in [e["type"] for e in events]
+    assert said(events) == "just text"
+
+
+def test_client_event_rules_answer_with_an_error_or_a_close() -> None:
+    script = s.Script()
+    script.on_event("session.update", s.error("invalid_value", "No updates today.", param="session"))
+    script.on_event("conversation.item.create", s.close(4000, "invalid_request_error"),
+                    match={"item": {"role": "system"}})
+    session = make_session(script)
+    [error] = send(session, {"type": "session.update", "event_id": "u1", "session": {"type": "realtime"}})
+    assert error["error"] == {"type": "invalid_request_error", "code": "invalid_value",
+                              "message": "No updates today.", "param": "session", "event_id": "u1"}
+    assert send(session, {"type": "session.update", "session": {"type": "realtime"}})[0]["type"] == "session.updated"
+    assert len(send(session, {"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "fine"}]}})) == 2
+    assert send(session, {"type": "conversation.item.create", "item": {
+        "type": "message", "role": "system", "content": [{"type": "input_text", "text": "x"}]}}) == []
+    assert session.closing is not None and session.closing.code == 4000
+    with pytest.raises(ValueError):
+        script.on_event("session.update", s.say("no"))
+
+
+def test_quirk_text_history_answers_in_text() -> None:
+    script = s.Script().quirk("text_history_answers_in_text")
+    session = make_session(script)
+    send(session, {"type": "conversation.item.create", "item": {
+        "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Seeded."}]}})
+    events = turn(session, "and now?")
+    types = [e["type"] for e in events]
+    assert "response.output_audio.delta" not in types and "response.output_text.delta" in types
+    done = next(e for e in events if e["type"] == "response.done")["response"]
+    assert done["output_modalities"] == ["audio"]  # audio was requested
+    assert done["output"][0]["content"][0]["type"] == "output_text"
+    # without text-only assistant history the quirk does not apply
+    assert "response.output_audio.delta" in [e["type"] for e in turn(make_session(script), "hi")]
+    with pytest.raises(ValueError):
+        script.quirk("no_such_quirk")
