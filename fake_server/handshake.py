@@ -152,4 +152,5 @@ def open_session(
         model=model or "gpt-realtime", kind=kind, ids=ids, clock=clock, limits=policy.limits,
         script=policy.script, index=index,
     )
-    return Opening(subprotocol, session, session.start())
+    events = session.start()
+    return Opening(subprotocol, session, events, session.closing)

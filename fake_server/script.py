@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Pattern
 from .responder import DefaultResponder, ModelOutput, Reply, Responder, ResponseContext
 
 __all__ = [
-    "Script", "Rule", "Condition", "QUIRKS",
+    "Script", "Rule", "Faults", "Condition", "QUIRKS",
     "always", "user_says", "turn", "tool_output",
     "say", "speak", "write", "call", "error", "fail", "server_error", "rate_limited", "incomplete", "close",
     "combine",
@@ -155,6 +155,34 @@ def combine(*replies: Reply) -> Reply:
     return merged
 
 
+# ---------------------------------------------------------------------- faults
+@dataclass(frozen=True)
+class Faults:
+    """Transport misbehaviour, reproducible from ``seed`` (each connection draws from ``seed`` and its index).
+
+    ``drop`` / ``duplicate``: the chance that a server event is not sent / sent twice;
+    ``reorder``: the chance that an event swaps places with the next one of the same batch;
+    ``jitter_ms``: a random extra delay, up to this, before each streamed step;
+    ``close_before_created``: ``(code, reason)`` to close right after the upgrade, before ``session.created``;
+    ``close_after_events``: ``(n, code, reason)`` to close once ``n`` server events have been sent;
+    ``types``: the event types drop/duplicate/reorder apply to (``None``: all but ``session.created``);
+    ``connections``: the connection indexes affected (``None``: all).
+    """
+
+    seed: int | str = 0
+    drop: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    jitter_ms: float = 0.0
+    close_before_created: tuple[int, str] | None = None
+    close_after_events: tuple[int, int, str] | None = None
+    types: frozenset[str] | None = None
+    connections: frozenset[int] | None = None
+
+    def applies_to(self, connection: int) -> bool:
+        return self.connections is None or connection in self.connections
+
+
 # ---------------------------------------------------------------------- rules
 @dataclass
 class Rule:
@@ -192,6 +220,8 @@ class Script:
     fallback: Responder = field(default_factory=DefaultResponder)
     rules: list[Rule] = field(default_factory=list)
     quirks: set[str] = field(default_factory=set)
+    faults: Faults = field(default_factory=Faults)
+    """Transport faults for the connections opened from now on (set with :meth:`inject`)."""
     _states: dict[int, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -235,6 +265,11 @@ class Script:
         with self._lock:
             self.rules.append(rule)
         return rule
+
+    def inject(self, faults: Faults | None = None, **settings: Any) -> "Script":
+        """Set the faults of connections opened from now on: ``inject(drop=0.1, seed=7)``."""
+        self.faults = faults if faults is not None else Faults(**settings)
+        return self
 
     def quirk(self, name: str) -> "Script":
         """Turn on a live-service quirk by name (see ``QUIRKS``)."""

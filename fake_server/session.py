@@ -15,6 +15,7 @@ import binascii
 import copy
 import json
 import math
+import random
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
@@ -27,7 +28,7 @@ from .protocol.rules import RealtimeError
 from .protocol.schema import Schemas, load_schemas
 from .responder import Reply, ResponseContext
 from .responses import ResponseParams, ResponseStream, Step
-from .script import Script
+from .script import Faults, Script
 from .usage import Segment, audio_tokens, cached_prefix, context_segments
 
 __all__ = ["Session", "SessionLimits", "CloseConnection", "Item", "Outgoing"]
@@ -234,6 +235,10 @@ class Session:
         """What the model says and how the server misbehaves (``fake_server.script``)."""
         self.index = index
         """This connection's index on its server (scripts can target one connection)."""
+        faults = self.script.faults
+        self._faults = faults if faults.applies_to(index) and faults != Faults() else None
+        self._fault_rng = random.Random(f"{faults.seed}:{index}")
+        self._sent = 0
         self.id = ids.new("sess")
         self.conversation_id = ids.new("conv")
         self.created_at = clock()
@@ -281,6 +286,9 @@ class Session:
 
     def start(self) -> list[Event]:
         """The events the server sends unprompted once the upgrade is done."""
+        if self._faults is not None and self._faults.close_before_created is not None:
+            self.closing = CloseConnection(*self._faults.close_before_created)
+            return []
         return self._checked([self._event("session.created", session=copy.deepcopy(self.config))])
 
     def receive_text(self, text: str | bytes) -> list[Event]:
@@ -350,6 +358,8 @@ class Session:
             if isinstance(stream, ResponseStream):
                 events = self._until_scripted_close(stream, events)
             due = started + step.offset_ms / 1000 * self.limits.pacing + step.delay_ms / 1000
+            if self._faults is not None and self._faults.jitter_ms:
+                due += self._fault_rng.uniform(0, self._faults.jitter_ms) / 1000
             return Outgoing(due, self._checked(events))
         return None
 
@@ -401,12 +411,40 @@ class Session:
         return self._event("error", error=exc.body(client_event_id))
 
     def _checked(self, events: list[Event]) -> list[Event]:
-        """Every server event leaves through here: checked (if asked) and journaled."""
+        """Every server event leaves through here: checked (if asked), faults applied, journaled."""
         if self.limits.validate_server_events:
             for event in events:
                 self.schemas.check_server_event(event)
+        if self._faults is not None:
+            events = self._misbehave(events)
         self.journal.server(self.clock(), events)
         return events
+
+    def _misbehave(self, events: list[Event]) -> list[Event]:
+        faults, rng = self._faults, self._fault_rng
+        assert faults is not None
+        out: list[Event] = []
+        for event in events:
+            if event["type"] == "session.created" or (faults.types is not None and event["type"] not in faults.types):
+                out.append(event)
+                continue
+            if faults.drop and rng.random() < faults.drop:
+                continue
+            out.append(event)
+            if faults.duplicate and rng.random() < faults.duplicate:
+                out.append(event)
+        if faults.reorder:
+            for i in range(len(out) - 1):
+                if rng.random() < faults.reorder:
+                    out[i], out[i + 1] = out[i + 1], out[i]
+        if faults.close_after_events is not None:
+            limit, code, reason = faults.close_after_events
+            if self._sent + len(out) >= limit:
+                out = out[:max(0, limit - self._sent)]
+                self.closing = CloseConnection(code, reason)
+                self._streams.clear()
+            self._sent += len(out)
+        return out
 
     def _add(self, item: Item, previous_item_id: str | None) -> list[Event]:
         previous = self.history.insert(item, previous_item_id)

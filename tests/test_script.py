@@ -206,3 +206,51 @@ def test_quirk_text_history_answers_in_text() -> None:
     assert "response.output_audio.delta" in [e["type"] for e in turn(make_session(script), "hi")]
     with pytest.raises(ValueError):
         script.quirk("no_such_quirk")
+
+
+def fault_run(faults: s.Faults, index: int = 0) -> list[tuple[str, str]]:
+    session = make_session(s.Script().inject(faults), index)
+    events = session.start()
+    events += turn(session, "a fairly long sentence so that there are many deltas to play with",
+                   output_modalities=["text"])
+    return [(e["type"], e.get("delta", "")) for e in events]
+
+
+def test_faults_drop_duplicate_reorder_are_reproducible_from_the_seed() -> None:
+    faults = s.Faults(seed=11, drop=0.2, duplicate=0.2, reorder=0.3)
+    first, again = fault_run(faults), fault_run(faults)
+    assert first == again
+    clean = fault_run(s.Faults())
+    assert first != clean
+    assert first[0][0] == "session.created"  # never dropped
+    assert fault_run(s.Faults(seed=12, drop=0.2, duplicate=0.2, reorder=0.3)) != first
+    assert fault_run(faults, index=1) != first  # each connection draws its own sequence
+    only_deltas = fault_run(s.Faults(seed=1, drop=1.0, types=frozenset({"response.output_text.delta"})))
+    assert "response.output_text.delta" not in [t for t, _ in only_deltas] and ("response.done", "") in only_deltas
+
+
+def test_close_before_session_created_and_after_n_events() -> None:
+    session = make_session(s.Script().inject(close_before_created=(1011, "boom")))
+    assert session.start() == []
+    assert session.closing is not None and session.closing.code == 1011
+    session = make_session(s.Script().inject(close_after_events=(5, 1006, "")))
+    session.start()
+    turn(session, "hello there", output_modalities=["text"])
+    sent = [e for e in session.journal.entries() if e.direction == "server"]
+    assert [e.type for e in sent] == ["session.created", "conversation.item.added", "conversation.item.done",
+                                      "response.created", "response.output_item.added"]
+    assert session.closing is not None and session.closing.code == 1006
+
+
+def test_jitter_delays_streamed_steps_reproducibly() -> None:
+    def dues(seed: int) -> list[float]:
+        session = make_session(s.Script().inject(seed=seed, jitter_ms=50))
+        turn(session, "x")  # drains: look at a second response's due times instead
+        send(session, {"type": "response.create", "response": {"output_modalities": ["text"]}})
+        out = []
+        while (step := session.next_step()) is not None:
+            out.append(round(step.due - NOW, 6))
+        return out
+
+    assert dues(3) == dues(3) != dues(4)
+    assert all(0 <= d <= 0.05 for d in dues(3))
