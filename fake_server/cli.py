@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import Sequence
 
+from .script import Script, load_script
 from .server import FakeRealtimeServer
 
 __all__ = ["main"]
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only this API key (repeatable; default: any non-empty key)",
     )
+    serve.add_argument("--script", metavar="FILE", default=None,
+                       help="a JSON or YAML script file: what the model says, faults, quirks (docs/scripting.md)")
     return parser
 
 
@@ -62,8 +65,10 @@ def _banner(server: FakeRealtimeServer, keys_required: bool) -> str:
     )
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace, script: Script | None) -> None:
     server = FakeRealtimeServer(args.host, args.port, api_keys=args.api_keys, seed=args.seed)
+    if script is not None:
+        server.policy.script = script
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -84,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        asyncio.run(_serve(args))
+        script = load_script(args.script) if args.script else None
+    except (OSError, ValueError) as exc:  # ScriptFileError, JSON and YAML errors are ValueErrors
+        print(f"fake-realtime: cannot use the script {args.script}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(args, script))
     except KeyboardInterrupt:  # the loop had no signal handler (e.g. on Windows)
         pass
     except OSError as exc:

@@ -26,7 +26,7 @@ __all__ = [
     "Script", "Rule", "Faults", "Condition", "QUIRKS",
     "always", "user_says", "turn", "tool_output",
     "say", "speak", "write", "call", "error", "fail", "server_error", "rate_limited", "incomplete", "close",
-    "combine",
+    "combine", "script_from_data", "load_script", "ScriptFileError",
 ]
 
 Condition = Callable[[ResponseContext], bool]
@@ -326,3 +326,124 @@ class Script:
     def wants(self, quirk: str) -> bool:
         return quirk in self.quirks
 
+
+
+# ---------------------------------------------------------------------- script files
+class ScriptFileError(ValueError):
+    """A script file that does not say something the fake understands (the message says where)."""
+
+
+_WHEN_KEYS = {"always", "user_says", "user_matches", "turn", "tool_output"}
+_REPLY_KEYS = {"say", "speak", "write", "call", "error", "fail", "server_error", "rate_limited", "incomplete",
+               "close", "delays"}
+
+
+def _condition_from(data: Any, where: str) -> Condition:
+    if not isinstance(data, Mapping) or len(data) != 1 or next(iter(data)) not in _WHEN_KEYS:
+        raise ScriptFileError(f"{where}: expected one of {sorted(_WHEN_KEYS)}, got {data!r}")
+    (key, value), = data.items()
+    if key == "always":
+        return always
+    if key == "user_says":
+        return user_says(str(value))
+    if key == "user_matches":
+        return user_says(re.compile(str(value)))
+    if key == "turn":
+        return turn(int(value))
+    value = value or {}
+    if not isinstance(value, Mapping) or set(value) - {"name", "contains"}:
+        raise ScriptFileError(f"{where}.tool_output: expected {{name, contains}}, got {value!r}")
+    return tool_output(value.get("name"), value.get("contains"))
+
+
+def _reply_from(data: Any, where: str) -> Reply:
+    if isinstance(data, list):
+        return combine(*(_reply_from(part, f"{where}[{i}]") for i, part in enumerate(data)))
+    if not isinstance(data, Mapping) or len(data) != 1 or next(iter(data)) not in _REPLY_KEYS:
+        raise ScriptFileError(f"{where}: expected one of {sorted(_REPLY_KEYS)} (or a list of them), got {data!r}")
+    (key, value), = data.items()
+    try:
+        if key in ("say", "write"):
+            return say(str(value)) if key == "say" else write(str(value))
+        if key == "speak":
+            return speak(str(value))
+        if key == "call":
+            return call(value["name"], value.get("arguments"))
+        if key == "error":
+            return error(value.get("code"), value["message"], value.get("param"),
+                         value.get("type", "invalid_request_error"))
+        if key == "fail":
+            return fail(value.get("code"), value["message"], value.get("type", "server_error"))
+        if key == "server_error":
+            return server_error()
+        if key == "rate_limited":
+            return rate_limited(**(value if isinstance(value, Mapping) else {}))
+        if key == "incomplete":
+            return incomplete(value["text"], value.get("reason", "content_filter"))
+        if key == "close":
+            return close(int(value.get("code", 1011)), str(value.get("reason", "")), int(value.get("after_events", 0)))
+        return Reply(first_delta_delay_ms=float(value.get("first_delta_ms", 0)),
+                     delta_delay_ms=float(value.get("delta_ms", 0)))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ScriptFileError(f"{where}.{key}: missing or malformed field ({exc})") from None
+
+
+def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise ScriptFileError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+
+def script_from_data(data: Any) -> Script:
+    """A :class:`Script` from the data of a script file (see docs/scripting.md)."""
+    if not isinstance(data, Mapping):
+        raise ScriptFileError("a script file holds an object with 'rules', 'events', 'faults' and/or 'quirks'")
+    _check_keys(data, {"rules", "events", "faults", "quirks"}, "script")
+    result = Script()
+    for i, rule in enumerate(data.get("rules", [])):
+        where = f"rules[{i}]"
+        _check_keys(rule, {"when", "reply", "times", "connection", "state", "then_state"}, where)
+        result.on(_condition_from(rule.get("when", {"always": True}), f"{where}.when"),
+                  _reply_from(rule.get("reply"), f"{where}.reply"), times=rule.get("times"),
+                  connection=rule.get("connection"), state=rule.get("state"), then_state=rule.get("then_state"))
+    for i, rule in enumerate(data.get("events", [])):
+        where = f"events[{i}]"
+        _check_keys(rule, {"event", "match", "reply", "times", "connection"}, where)
+        try:
+            result.on_event(rule["event"], _reply_from(rule.get("reply"), f"{where}.reply"), match=rule.get("match"),
+                            times=rule.get("times", 1), connection=rule.get("connection"))
+        except (KeyError, ValueError) as exc:
+            raise ScriptFileError(f"{where}: {exc}") from None
+    faults = data.get("faults")
+    if faults is not None:
+        _check_keys(faults, set(Faults.__dataclass_fields__), "faults")
+        settings = dict(faults)
+        for name in ("close_before_created", "close_after_events"):
+            if settings.get(name) is not None:
+                settings[name] = tuple(settings[name])
+        for name in ("types", "connections"):
+            if settings.get(name) is not None:
+                settings[name] = frozenset(settings[name])
+        result.inject(**settings)
+    for name in data.get("quirks", []):
+        try:
+            result.quirk(name)
+        except ValueError as exc:
+            raise ScriptFileError(f"quirks: {exc}") from None
+    return result
+
+
+def load_script(path: str) -> Script:
+    """Read a JSON or YAML script file (YAML by the ``.yaml``/``.yml`` ending)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ScriptFileError(f"not valid YAML: {exc}") from None
+    else:
+        data = json.loads(text)
+    return script_from_data(data)

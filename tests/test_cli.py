@@ -87,3 +87,31 @@ def test_a_busy_port_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> Non
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+async def test_serve_with_a_script_file_answers_as_scripted() -> None:
+    script = Path(__file__).resolve().parents[1] / "scenarios" / "pizza_order.yaml"
+    child = serve("--script", str(script))
+    try:
+        client = AsyncOpenAI(api_key="sk-test", websocket_base_url=child.field("websocket_base_url"))
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.recv()
+            await conn.response.create(response={"output_modalities": ["text"]})
+            said = ""
+            while (event := await conn.recv()).type != "response.done":
+                if event.type == "response.output_text.delta":
+                    said += event.delta
+        assert said == "Welcome to Pizza Place! What can I get you?"
+        code, stderr = child.interrupt()
+    finally:
+        child.kill()
+    assert code == 0, stderr
+
+
+def test_serve_refuses_a_broken_script_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [{reply: {shout: hi}}]\n")
+    result = subprocess.run([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0", "--script", str(bad)],
+                            capture_output=True, text=True, timeout=60, env=child_env())
+    assert result.returncode == 2
+    assert "rules[0].reply" in result.stderr and "Traceback" not in result.stderr

@@ -254,3 +254,39 @@ def test_jitter_delays_streamed_steps_reproducibly() -> None:
 
     assert dues(3) == dues(3) != dues(4)
     assert all(0 <= d <= 0.05 for d in dues(3))
+
+
+def test_script_files_in_json_and_yaml(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    loaded = s.load_script(str(root / "scenarios" / "pizza_order.yaml"))
+    session = make_session(loaded)
+    assert said(turn(session, "hi")) == "Welcome to Pizza Place! What can I get you?"
+    events = turn(session, "one pizza", output_modalities=["text"])
+    assert said(events) == "Let me order that."
+    call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    assert json.loads(call["arguments"]) == {"size": "large"}
+    assert "text_history_answers_in_text" in loaded.quirks
+
+    path = tmp_path / "faulty.json"
+    path.write_text(json.dumps({"faults": {"seed": 3, "drop": 1.0, "types": ["response.output_text.delta"]},
+                                "rules": [{"when": {"turn": 1}, "reply": {"fail": {"code": "x", "message": "m"}}}]}))
+    session = make_session(s.load_script(str(path)))
+    done = next(e for e in turn(session, "x") if e["type"] == "response.done")["response"]
+    assert done["status"] == "failed"
+
+
+@pytest.mark.parametrize(("data", "where"), [
+    ({"rules": [{"when": {"sometimes": 1}, "reply": {"say": "x"}}]}, "rules[0].when"),
+    ({"rules": [{"reply": {"shout": "x"}}]}, "rules[0].reply"),
+    ({"rules": [{"reply": {"say": "x"}, "tiems": 2}]}, "rules[0]: unknown keys ['tiems']"),
+    ({"rules": [{"reply": {"call": {"arguments": {}}}}]}, "rules[0].reply.call"),
+    ({"faults": {"dorp": 0.1}}, "faults: unknown keys"),
+    ({"quirks": ["nope"]}, "quirks: unknown quirk"),
+    ({"events": [{"event": "session.update", "reply": {"say": "x"}}]}, "events[0]"),
+    ([1, 2], "a script file holds an object"),
+])
+def test_script_file_mistakes_say_where(data: Any, where: str) -> None:
+    with pytest.raises(s.ScriptFileError, match=re.escape(where)):
+        s.script_from_data(data)
