@@ -4,6 +4,11 @@ One :class:`~fake_server.server.FakeRealtimeServer` listens per pytest process (
 so every pytest-xdist worker has its own) in a background thread; ``realtime_server``
 resets it before each test, so a test sees fresh state while the port stays the same.
 Works from sync and async tests; needs no async plugin.
+
+At teardown ``realtime_server`` fails the test on what the test did not notice: ``error``
+events it did not declare with ``expect_error``, declared errors that never came, client
+expectations not met (``expect_client``), internal errors of the fake. The marker
+``@pytest.mark.realtime_allow_errors`` lets a test's errors pass unchecked.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import pytest
 
 from .server import FakeRealtimeServer
 
-__all__ = ["realtime_listener", "realtime_server"]
+__all__ = ["realtime_listener", "realtime_server", "ALLOW_ERRORS_MARKER"]
+
+ALLOW_ERRORS_MARKER = "realtime_allow_errors"
 
 
-def _report(server: FakeRealtimeServer) -> str:
-    parts = [f"the fake realtime server hit {len(server.internal_errors)} internal error(s) during this test:"]
-    for session_id, trace in server.internal_errors:
-        parts.append(f"--- session {session_id or '(none)'} ---\n{trace.rstrip()}")
-    return "\n".join(parts)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ALLOW_ERRORS_MARKER}: the realtime_server fixture lets this test's error events pass unchecked",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +39,16 @@ def realtime_listener() -> Iterator[FakeRealtimeServer]:
 
 
 @pytest.fixture
-def realtime_server(realtime_listener: FakeRealtimeServer) -> Iterator[FakeRealtimeServer]:
-    """The shared fake server, reset for this test; fails the test on internal errors."""
+def realtime_server(
+    request: pytest.FixtureRequest, realtime_listener: FakeRealtimeServer
+) -> Iterator[FakeRealtimeServer]:
+    """The shared fake server, reset for this test; at teardown, fails the test on unnoticed
+    errors, unmet expectations and internal errors (:meth:`FakeRealtimeServer.check`)."""
     realtime_listener.reset()
+    if request.node.get_closest_marker(ALLOW_ERRORS_MARKER) is not None:
+        realtime_listener.allow_errors()
     yield realtime_listener
-    if realtime_listener.internal_errors:
-        pytest.fail(_report(realtime_listener), pytrace=False)
+    realtime_listener.settle()
+    problems = realtime_listener.problems()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)

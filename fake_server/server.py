@@ -11,23 +11,28 @@ thread) or ``async with FakeRealtimeServer() as server:`` (in the caller's loop)
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import json
 import logging
+import re
 import secrets
 import threading
 import time
 import traceback
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
+from ._wait import Wake
+from .connection import Connection
 from .handshake import (
     DEFAULT_MODELS,
     HandshakeRequest,
@@ -36,10 +41,12 @@ from .handshake import (
     open_session,
     select_subprotocol,
 )
+from .journal import Handshake, Journal
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
 from .script import Script
 from .session import Session, SessionLimits
+from .verify import ClientSequence, ErrorExpectation, ErrorReport, error_problems
 
 __all__ = ["FakeRealtimeServer"]
 
@@ -54,6 +61,8 @@ _STOP_TIMEOUT = 30.0
 # One shared encoder: compact like the live frames, UTF-8 text as is (json.dumps with
 # keyword arguments would build a new encoder for every event).
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+T = TypeVar("T")
 
 InternalError = tuple[Optional[str], str]
 """(session id or None, formatted traceback) for one contained exception."""
@@ -123,7 +132,11 @@ class FakeRealtimeServer:
         self.internal_errors: list[InternalError] = []
 
         self._lock = threading.Lock()
-        self._sessions: list[Session] = []
+        self._wake = Wake(self._lock)  # connections opened or closed
+        self._connections: list[Connection] = []
+        self._expected_errors: list[ErrorExpectation] = []
+        self._errors_allowed = False
+        self._client_sequences: dict[int, ClientSequence] = {}
         self._open: set[ServerConnection] = set()
         self._generation = 0
         self._next_index = 0
@@ -185,10 +198,116 @@ class FakeRealtimeServer:
     def sessions(self) -> list[Session]:
         """The sessions opened so far, in connection order (a snapshot)."""
         with self._lock:
-            return list(self._sessions)
+            return [c.session for c in self._connections if c.session is not None]
+
+    @property
+    def connections(self) -> list[Connection]:
+        """Every connection so far, rejected handshakes included, in the order they came (a snapshot)."""
+        with self._lock:
+            return list(self._connections)
+
+    def wait_for_connection_sync(self, index: int = 0, *, timeout: float = 5.0) -> Connection:
+        """Block until connection ``index`` (0 for the first since the last reset) has come."""
+        if self._on_loop_thread():
+            raise RuntimeError("wait_for_connection_sync() would block the server's own event loop: "
+                               "use await wait_for_connection()")
+        return self._connection_came(self._wake.wait(lambda: self._connection_at(index), timeout), index, timeout)
+
+    async def wait_for_connection(self, index: int = 0, *, timeout: float = 5.0) -> Connection:
+        """:meth:`wait_for_connection_sync` for async tests, on any event loop."""
+        found = await self._wake.wait_async(lambda: self._connection_at(index), timeout)
+        return self._connection_came(found, index, timeout)
+
+    def _connection_at(self, index: int) -> Connection | None:
+        return self._connections[index] if index < len(self._connections) else None
+
+    def _connection_came(self, found: Connection | None, index: int, timeout: float) -> Connection:
+        if found is None:
+            raise TimeoutError(f"connection {index} did not come within {timeout:g} s "
+                               f"({len(self.connections)} so far)")
+        return found
+
+    # --- verification -----------------------------------------------------------------------
+
+    def errors(self) -> list[ErrorReport]:
+        """Every ``error`` event sent on every connection since the last reset, with its cause."""
+        return [report for connection in self.connections for report in connection.errors()]
+
+    def expect_error(
+        self, *, code: str | None = None, message: str | re.Pattern[str] | None = None, param: str | None = None,
+        client_event: str | None = None, error_type: str | None = None, times: int | None = None,
+    ) -> ErrorExpectation:
+        """Declare an error this test provokes on purpose: every error it matches is noticed.
+
+        Match on any of ``code``, ``message`` (exact, or a compiled pattern to search),
+        ``param``, ``client_event`` (the type of the client event it answered) and ``error_type``
+        (``invalid_request_error``, ``server_error``). ``times``:
+        ``None`` is at least once, a number exactly that many. :meth:`check` fails when the
+        declared error never came.
+        """
+        expectation = ErrorExpectation(code, message, param, client_event, error_type, times)
+        with self._lock:
+            self._expected_errors.append(expectation)
+        return expectation
+
+    def allow_errors(self, allowed: bool = True) -> None:
+        """Let :meth:`check` pass however many errors were sent (the per-test opt-out)."""
+        self._errors_allowed = allowed
+
+    def client_expectations(self, connection: int = 0) -> ClientSequence:
+        """The ordered expectations on what the client of ``connection`` sends (created empty)."""
+        with self._lock:
+            return self._client_sequences.setdefault(connection, ClientSequence(connection))
+
+    def expect_client(self, type: str, /, **fields: Any) -> ClientSequence:
+        """Expect the client of connection 0 to send, next, an event of ``type`` holding ``fields``.
+
+        Returns the sequence; chain ``.then(type, **fields)`` for the events after it.
+        """
+        return self.client_expectations(0).then(type, **fields)
+
+    def problems(self) -> list[str]:
+        """What :meth:`check` would fail with: unnoticed errors, declared errors that did not
+        happen, client expectations not met, internal errors of the fake."""
+        with self._lock:
+            expected = list(self._expected_errors)
+            sequences = sorted(self._client_sequences.items())
+            internal = list(self.internal_errors)
+        problems = []
+        if internal:
+            parts = [f"the fake realtime server hit {len(internal)} internal error(s) during this test:"]
+            for session_id, trace in internal:
+                parts.append(f"--- session {session_id or '(none)'} ---\n{trace.rstrip()}")
+            problems.append("\n".join(parts))
+        problems += error_problems(self.errors(), expected, self._errors_allowed)
+        connections = self.connections
+        for index, sequence in sequences:
+            problems += sequence.problems(connections[index] if index < len(connections) else None)
+        return problems
+
+    def check(self) -> None:
+        """Raise :class:`AssertionError` listing :meth:`problems`, if any (the fixture calls it at teardown)."""
+        self.settle()
+        problems = self.problems()
+        if problems:
+            raise AssertionError("\n\n".join(problems))
+
+    def settle(self, timeout: float = 2.0) -> bool:
+        """Wait until every connection the client has closed has been handled to its end.
+
+        The client's side of a close can finish while the server still handles frames that
+        came before it; this lets their answers reach the journal. False on timeout.
+        """
+        def settled() -> bool | None:
+            return all(c.closed or c._is_open() for c in self._connections) or None
+
+        if self._on_loop_thread():
+            with self._lock:
+                return bool(settled())
+        return bool(self._wake.wait(settled, timeout))
 
     def reset(self) -> None:
-        """Close every open connection (1000), forget sessions and errors, restore the policy.
+        """Close every open connection (1000), forget connections, errors and expectations, restore the policy.
 
         Connection indexes restart at 0, so a seeded server mints the same ids in
         every test; an unseeded server picks a new random seed.
@@ -197,7 +316,10 @@ class FakeRealtimeServer:
             self._generation += 1
             doomed = list(self._open)
             self._open.clear()
-            self._sessions.clear()
+            self._connections.clear()
+            self._expected_errors.clear()
+            self._client_sequences.clear()
+            self._errors_allowed = False
             self.internal_errors.clear()
             self._next_index = 0
             self.seed = self._pick_seed()
@@ -215,6 +337,25 @@ class FakeRealtimeServer:
             return asyncio.get_running_loop() is self._loop
         except RuntimeError:
             return False
+
+    def _run_on_loop(self, call: Callable[[], T]) -> T:
+        """``call()`` on the server's event loop (between two frames), from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._on_loop_thread():
+            return call()
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(call())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed meanwhile: nothing runs on it any more
+            return call()
+        return done.result(_STOP_TIMEOUT)
 
     def _close_all(self, connections: Sequence[ServerConnection]) -> None:
         # Fire and forget: a client whose event loop is gone never answers the close,
@@ -364,25 +505,33 @@ class FakeRealtimeServer:
             policy = self.policy
         ids = IdGenerator(f"{seed}:{index}", time.time)
         session: Session | None = None
+        record: Connection | None = None
         try:
             request = connection.request
             assert request is not None
-            handshake = HandshakeRequest.from_target(
-                request.path, _plain_headers(request.headers), _offered_subprotocols(request.headers)
-            )
+            headers = _plain_headers(request.headers)
+            offered = _offered_subprotocols(request.headers)
+            handshake = HandshakeRequest.from_target(request.path, headers, offered)
+            seen = Handshake.redacted(handshake.path, handshake.query, headers, offered, time.time())
             try:
                 opening = open_session(handshake, policy, ids=ids, clock=time.time, index=index)
                 frames = [_encode(event) for event in opening.events]
             except Exception as exc:  # the core failed before a session existed: end politely
                 self._record(generation, None, exc)
-                await connection.send(_encode(_server_error_event(None, ids)))
+                record = self._add_connection(generation, index, Journal(policy.limits.journal_max_entries), None,
+                                              seen, connection)
+                error = _server_error_event(None, ids)
+                record.journal.server(time.time(), [error])
+                await connection.send(_encode(error))
                 await connection.close(1011, "server_error")
                 return
             session = opening.session
             if session is not None:
-                with self._lock:
-                    if generation == self._generation:
-                        self._sessions.append(session)
+                journal = session.journal
+            else:  # a rejected handshake: the session never existed, the transport records its answer
+                journal = Journal(policy.limits.journal_max_entries)
+                journal.server(time.time(), opening.events)
+            record = self._add_connection(generation, index, journal, session, seen, connection)
             for frame in frames:
                 await connection.send(frame)
             if opening.close is not None:
@@ -398,6 +547,40 @@ class FakeRealtimeServer:
         finally:
             with self._lock:
                 self._open.discard(connection)
+                if record is not None:
+                    self._closed(record, connection)
+                    self._wake.notify()
+
+    def _add_connection(
+        self, generation: int, index: int, journal: Journal, session: Session | None, handshake: Handshake,
+        socket: ServerConnection,
+    ) -> Connection:
+        journal.handshake = handshake
+        record = Connection(self, index, journal, session, self._wake)
+        record._is_open = lambda: socket.state is State.OPEN
+        with self._lock:
+            if generation == self._generation:
+                self._connections.append(record)
+                self._wake.notify()
+        return record
+
+    @staticmethod
+    def _closed(record: Connection, socket: ServerConnection) -> None:
+        """Note how the connection ended: the code the server sent if it closed first, else the client's."""
+        protocol = socket.protocol
+        sent, received = protocol.close_sent, protocol.close_rcvd
+        if sent is not None and (received is None or protocol.close_rcvd_then_sent is False):
+            record.close_code, record.close_reason, record.closed_by = sent.code, sent.reason, "server"
+        elif received is not None:
+            record.close_code, record.close_reason, record.closed_by = received.code, received.reason, "client"
+        else:
+            record.close_code, record.close_reason, record.closed_by = 1006, "", "client"
+
+    @staticmethod
+    def _journaled(session: Session, event: dict[str, Any]) -> dict[str, Any]:
+        """An event the transport sends on its own (the session did not make it) goes in the journal too."""
+        session.journal.server(time.time(), [event])
+        return event
 
     async def _serve_session(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator
@@ -427,7 +610,7 @@ class FakeRealtimeServer:
                 closing = session.closing
             except Exception as exc:  # a core bug: report it like the live service, stay open
                 self._record(generation, session, exc)
-                frames = [encode(_server_error_event(session, ids))]
+                frames = [encode(self._journaled(session, _server_error_event(session, ids)))]
                 closing = None
             for frame in frames:
                 await send(frame)
@@ -455,7 +638,7 @@ class FakeRealtimeServer:
                 out = session.next_step()
             except Exception as exc:  # a core bug inside a stream: report it, keep the socket
                 self._record(generation, session, exc)
-                await send(_encode(_server_error_event(session, ids)))
+                await send(_encode(self._journaled(session, _server_error_event(session, ids))))
                 continue
             if out is None:
                 wake.clear()

@@ -83,6 +83,8 @@ async def test_async_sdk_function_call_round_trip(realtime_server: FakeRealtimeS
 
 
 async def test_async_sdk_two_creates_back_to_back_conflict(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="conversation_already_has_active_response", client_event="response.create",
+                                 times=1)
     async with client(realtime_server).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
         await conn.response.create()

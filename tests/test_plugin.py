@@ -47,6 +47,7 @@ def test_fresh_state_per_test_on_the_same_port_sync_and_async(pytester: pytest.P
         async def test_async_second(realtime_server):
             assert realtime_server.policy.api_keys is None
             assert realtime_server.sessions == []
+            realtime_server.expect_error(code="missing_model")
             async with connect(realtime_server.url, additional_headers={"Authorization": "Bearer sk-x"}) as ws:
                 assert json.loads(await ws.recv())["error"]["code"] == "missing_model"
             SEEN.append(realtime_server.port)

@@ -39,6 +39,7 @@ def test_sync_sdk_with_http_base_url(realtime_server: FakeRealtimeServer) -> Non
 
 async def test_async_sdk_sees_the_rejection_of_a_wrong_key(realtime_server: FakeRealtimeServer) -> None:
     realtime_server.policy.api_keys = frozenset({"sk-only-this-one"})
+    realtime_server.expect_error(code="invalid_api_key")
     client = AsyncOpenAI(api_key="sk-some-other-key-123456", websocket_base_url=realtime_server.base_url)
     async with client.realtime.connect(model="gpt-realtime") as conn:
         event = await conn.recv()

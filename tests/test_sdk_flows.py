@@ -48,6 +48,7 @@ async def test_async_sdk_loads_history_with_correct_content_types(realtime_serve
 async def test_async_sdk_wrong_content_type_gets_the_live_error_and_session_survives(
     realtime_server: FakeRealtimeServer, role: str, part_type: str, message: str
 ) -> None:
+    realtime_server.expect_error(code="invalid_value", message=message, param="item.content[0].type", times=1)
     async with await connect(realtime_server) as conn:
         await conn.recv()
         await conn.send_raw(json.dumps({"type": "conversation.item.create", "event_id": f"load_{role}", "item": {
@@ -66,6 +67,7 @@ async def test_async_sdk_wrong_content_type_gets_the_live_error_and_session_surv
 async def test_async_sdk_audio_commit_delete_and_reset_by_deleting_everything(
     realtime_server: FakeRealtimeServer,
 ) -> None:
+    realtime_server.expect_error(code="item_delete_invalid_item_id", times=1)
     async with await connect(realtime_server) as conn:
         await conn.recv()
         await conn.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
@@ -94,6 +96,7 @@ async def test_async_sdk_audio_commit_delete_and_reset_by_deleting_everything(
 
 
 async def test_async_sdk_commit_too_small(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="input_audio_buffer_commit_empty", client_event="input_audio_buffer.commit")
     async with await connect(realtime_server) as conn:
         await conn.recv()
         await conn.input_audio_buffer.append(audio=pcm_b64(40))
@@ -105,6 +108,7 @@ async def test_async_sdk_commit_too_small(realtime_server: FakeRealtimeServer) -
 
 
 async def test_async_sdk_session_reset_is_an_unknown_event_type(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="invalid_value", param="type", client_event="session.reset")
     async with await connect(realtime_server) as conn:
         await conn.recv()
         await conn.send_raw(json.dumps({"type": "session.reset", "event_id": "reset_1"}))
@@ -116,6 +120,8 @@ async def test_async_sdk_session_reset_is_an_unknown_event_type(realtime_server:
 
 
 def test_sync_sdk_history_wrong_type_and_delete(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="invalid_value", param="item.content[0].type", times=1)
+    realtime_server.expect_error(code="item_retrieve_invalid_item_id", times=1)
     client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
     with client.realtime.connect(model="gpt-realtime") as conn:
         assert conn.recv().type == "session.created"
@@ -133,6 +139,7 @@ def test_sync_sdk_history_wrong_type_and_delete(realtime_server: FakeRealtimeSer
 
 
 def test_two_connections_have_separate_conversations(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="item_retrieve_invalid_item_id", client_event="conversation.item.retrieve")
     client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
     with client.realtime.connect(model="gpt-realtime") as first, \
             client.realtime.connect(model="gpt-realtime") as observer:
@@ -159,6 +166,7 @@ def test_the_suite_checks_every_server_event_against_the_schemas(
         return event
 
     monkeypatch.setattr(Session, "_event", malformed)
+    realtime_server.expect_error(error_type="server_error", client_event="conversation.item.create", times=1)
     client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
     with client.realtime.connect(model="gpt-realtime") as conn:
         conn.recv()

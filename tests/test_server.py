@@ -126,6 +126,7 @@ async def test_both_paths_upgrade_and_send_session_created_first(
 
 
 async def test_missing_key_is_one_error_then_close_3000(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(message="Missing bearer or basic authentication in header")
     event, code, reason = await rejected(realtime_server.url + "?model=gpt-realtime")
     assert event["error"]["type"] == "invalid_request_error"
     assert event["error"]["code"] is None
@@ -135,6 +136,7 @@ async def test_missing_key_is_one_error_then_close_3000(realtime_server: FakeRea
 async def test_wrong_key_is_invalid_api_key_without_echoing_the_key(realtime_server: FakeRealtimeServer) -> None:
     realtime_server.policy.api_keys = frozenset({"sk-the-right-key-000000"})
     wrong = "sk-wrong-key-abcdefghijklmnop"
+    realtime_server.expect_error(code="invalid_api_key")
     event, code, reason = await rejected(
         realtime_server.url + "?model=gpt-realtime", additional_headers={"Authorization": f"Bearer {wrong}"}
     )
@@ -152,18 +154,21 @@ async def test_right_key_with_api_keys_set_is_accepted(realtime_server: FakeReal
 
 
 async def test_missing_model_closes_4000(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="missing_model")
     event, code, reason = await rejected(realtime_server.url, additional_headers=AUTH)
     assert event["error"]["code"] == "missing_model"
     assert (code, reason) == (4000, "invalid_request_error.missing_model")
 
 
 async def test_unknown_model_closes_4000(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="invalid_model")
     event, code, reason = await rejected(realtime_server.url + "?model=gpt-nope", additional_headers=AUTH)
     assert event["error"]["code"] == "invalid_model"
     assert (code, reason) == (4000, "invalid_request_error.invalid_model")
 
 
 async def test_beta_header_closes_4000(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="beta_api_shape_disabled")
     event, code, reason = await rejected(
         realtime_server.url + "?model=gpt-realtime", additional_headers={**AUTH, "OpenAI-Beta": "realtime=v1"}
     )
@@ -173,6 +178,7 @@ async def test_beta_header_closes_4000(realtime_server: FakeRealtimeServer) -> N
 
 async def test_browser_beta_subprotocol_does_not_break_the_handshake(realtime_server: FakeRealtimeServer) -> None:
     offered = ["realtime", "openai-insecure-api-key.sk-test", "openai-beta.realtime-v1"]
+    realtime_server.expect_error(code="beta_api_shape_disabled")
     async with connect(realtime_server.url + "?model=gpt-realtime", subprotocols=offered) as ws:  # type: ignore[arg-type]
         assert ws.subprotocol == "realtime"
         event = await recv_event(ws)
@@ -191,6 +197,7 @@ async def test_browser_subprotocols_negotiate_realtime(realtime_server: FakeReal
 async def test_key_subprotocol_is_checked_against_the_policy(realtime_server: FakeRealtimeServer) -> None:
     realtime_server.policy.api_keys = frozenset({"sk-good"})
     offered = ["realtime", "openai-insecure-api-key.sk-bad-but-long-enough"]
+    realtime_server.expect_error(code="invalid_api_key")
     event, code, _ = await rejected(realtime_server.url + "?model=gpt-realtime", subprotocols=offered)  # type: ignore[arg-type]
     assert event["error"]["code"] == "invalid_api_key"
     assert code == 3000
@@ -336,6 +343,7 @@ async def test_client_close_1000_is_echoed(realtime_server: FakeRealtimeServer) 
 
 
 async def test_binary_frame_gets_an_error_and_the_session_stays_open(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.expect_error(code="invalid_event", times=1)
     async with connect(realtime_server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
         await recv_event(ws)
         await ws.send(b"\x00\x01")
@@ -347,6 +355,7 @@ async def test_binary_frame_gets_an_error_and_the_session_stays_open(realtime_se
 async def test_a_large_frame_is_not_refused_by_the_transport(realtime_server: FakeRealtimeServer) -> None:
     # ~20 MiB of base64 (a 15 MiB append) must reach the session instead of closing 1009.
     payload = "A" * (20 * 1024 * 1024)
+    realtime_server.expect_error(code="invalid_value", param="type", times=1)
     async with connect(
         realtime_server.url + "?model=gpt-realtime", additional_headers=AUTH, max_size=None
     ) as ws:

@@ -6,6 +6,7 @@ from openai import AsyncOpenAI
 
 
 async def test_my_history_loader(realtime_server):
+    realtime_server.expect_error(code="invalid_value", param="item.content[0].type")  # provoked on purpose
     client = AsyncOpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
     async with client.realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()  # session.created
