@@ -597,9 +597,14 @@ class FakeRealtimeServer:
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
         wake: asyncio.Event,
     ) -> None:
-        """Client frames in, the session's immediate answers out."""
+        """Client frames in, the session's immediate answers out.
+
+        Once the client has hung up, the frames it sent before still go through the session
+        (so the journal shows them and their answers), and nothing is sent.
+        """
         send = connection.send
         encode = _encode
+        gone = False
         async for message in connection:
             try:
                 if isinstance(message, str):
@@ -612,20 +617,29 @@ class FakeRealtimeServer:
                 self._record(generation, session, exc)
                 frames = [encode(self._journaled(session, _server_error_event(session, ids)))]
                 closing = None
-            for frame in frames:
-                await send(frame)
+            if not gone:
+                try:
+                    for frame in frames:
+                        await send(frame)
+                except ConnectionClosed:
+                    gone = True
             if closing is not None:
                 await connection.close(closing.code, closing.reason)
                 return
-            wake.set()
+            if not gone:
+                wake.set()
 
     async def _pump(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
         wake: asyncio.Event,
     ) -> None:
-        """Streamed events (responses, transcriptions) out when due; session expiry."""
+        """Streamed events (responses, transcriptions) out when due; session expiry.
+
+        Ends when the socket is no longer open, as well as when cancelled: a cancel that
+        lands while ``wake`` is being set is swallowed by ``asyncio.wait_for`` before 3.12.
+        """
         send = connection.send
-        while True:
+        while connection.state is State.OPEN:
             now = time.time()
             if now >= session.expires_at:
                 for event in session.expire():

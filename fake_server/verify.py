@@ -205,8 +205,7 @@ def explain_rejection(client_event: Mapping[str, Any], param: str | None) -> lis
         role = item.get("role") if isinstance(item, dict) else None
         allowed = allowed_content_types().get(role) if isinstance(role, str) else None
         if allowed and isinstance(role, str):
-            article = "an" if role[:1] in "aeiou" else "a"
-            lines.append(f"the schema allows in {article} {role} message: {', '.join(allowed)}")
+            lines.append(f"content part types the schema allows for role {role!r}: {', '.join(allowed)}")
         elif isinstance(item, dict):
             roles = "; ".join(f"{r}: {', '.join(t)}" for r, t in allowed_content_types().items())
             lines.append(f"content part types by role: {roles}")
