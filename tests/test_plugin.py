@@ -145,3 +145,64 @@ def test_each_xdist_worker_gets_its_own_listener(pytester: pytest.Pytester) -> N
     assert sorted(ports) == ["gw0", "gw1"]
     assert all(len(p) == 1 for p in ports.values())  # one listener per worker, reused across its tests
     assert ports["gw0"] != ports["gw1"]
+
+
+def test_an_unnoticed_error_fails_the_test_with_a_readable_list(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import json
+        import pytest
+        from openai import OpenAI
+
+        WRONG = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "Hi!"}]}
+
+        def connect(server):
+            return OpenAI(api_key="sk-test", websocket_base_url=server.base_url).realtime.connect(model="gpt-realtime")
+
+        def test_misses_an_error(realtime_server):
+            with connect(realtime_server) as conn:
+                conn.send_raw(json.dumps({"type": "conversation.item.create", "event_id": "h1", "item": WRONG}))
+                conn.send_raw(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 40}))
+                conn.send_raw(json.dumps({"type": "input_audio_buffer.commit"}))
+
+        def test_declares_it(realtime_server):
+            realtime_server.expect_error(code="invalid_value", param="item.content[0].type")
+            with connect(realtime_server) as conn:
+                conn.send_raw(json.dumps({"type": "conversation.item.create", "event_id": "h1", "item": WRONG}))
+
+        def test_declares_one_that_never_comes(realtime_server):
+            realtime_server.expect_error(code="invalid_value", client_event="session.update")
+            with connect(realtime_server) as conn:
+                conn.recv()
+
+        @pytest.mark.realtime_allow_errors
+        def test_opts_out(realtime_server):
+            with connect(realtime_server) as conn:
+                conn.send_raw(json.dumps({"type": "conversation.item.create", "event_id": "h1", "item": WRONG}))
+        """,
+    )
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_misses_an_error*",
+            "the fake realtime server sent 2 error event(s) this test did not declare:",
+            "  connection 0, in answer to conversation.item.create (event_id 'h1'):",
+            "    type: invalid_request_error",
+            "    code: invalid_value",
+            "    message: Invalid value: 'text'. Value must be 'output_text'.",
+            "    param: item.content[0].type",
+            '    sent: {"type": "conversation.item.create", "event_id": "h1", "item": *',
+            '    at item.content[0].type: "text"',
+            "    content part types the schema allows for role 'assistant': output_text",
+            "  connection 0, in answer to input_audio_buffer.commit:",
+            "    type: invalid_request_error",
+            "    code: input_audio_buffer_commit_empty",
+            "    message: Error committing input audio buffer: buffer too small.*",
+            "    param: None",
+            '    sent: {"type": "input_audio_buffer.commit"}',
+            "(declare the errors you provoke on purpose with realtime_server.expect_error(*",
+            "*ERROR at teardown of test_declares_one_that_never_comes*",
+            "expect_error(code='invalid_value', client_event='session.update') declared, but no such error was sent",
+        ]
+    )
