@@ -585,13 +585,19 @@ class FakeRealtimeServer:
     async def _serve_session(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator
     ) -> None:
-        wake = asyncio.Event()
-        pump = asyncio.ensure_future(self._pump(connection, session, generation, ids, wake))
+        wake, done = asyncio.Event(), asyncio.Event()
+        pump = asyncio.ensure_future(self._pump(connection, session, generation, ids, wake, done))
         try:
             await self._read(connection, session, generation, ids, wake)
         finally:
-            pump.cancel()
-            await asyncio.gather(pump, return_exceptions=True)
+            # Stop the pump by telling it, not by cancelling it: a cancel that lands while
+            # ``wake`` is set can be lost (asyncio.wait_for before 3.12), leaving the handler stuck.
+            done.set()
+            wake.set()
+            await asyncio.wait({pump}, timeout=_CLOSE_TIMEOUT)
+            if not pump.done():  # stuck in a send to a dead peer: now a cancel is the only way
+                pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
 
     async def _read(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
@@ -617,6 +623,11 @@ class FakeRealtimeServer:
                 self._record(generation, session, exc)
                 frames = [encode(self._journaled(session, _server_error_event(session, ids)))]
                 closing = None
+            # Once the client is closing, sending would wait out the close timeout: websockets waits
+            # for the peer to finish closing, which it cannot see while reading is paused for the
+            # frames still queued here. So answer only while the connection is open.
+            if not gone and connection.state is not State.OPEN:
+                gone = True
             if not gone:
                 try:
                     for frame in frames:
@@ -631,15 +642,14 @@ class FakeRealtimeServer:
 
     async def _pump(
         self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
-        wake: asyncio.Event,
+        wake: asyncio.Event, done: asyncio.Event,
     ) -> None:
         """Streamed events (responses, transcriptions) out when due; session expiry.
 
-        Ends when the socket is no longer open, as well as when cancelled: a cancel that
-        lands while ``wake`` is being set is swallowed by ``asyncio.wait_for`` before 3.12.
+        Ends when ``done`` is set (the reader has finished) or the socket is no longer open.
         """
         send = connection.send
-        while connection.state is State.OPEN:
+        while not done.is_set() and connection.state is State.OPEN:
             now = time.time()
             if now >= session.expires_at:
                 for event in session.expire():
@@ -656,14 +666,17 @@ class FakeRealtimeServer:
                 continue
             if out is None:
                 wake.clear()
+                waiter = asyncio.ensure_future(wake.wait())
                 try:
-                    await asyncio.wait_for(wake.wait(), session.expires_at - now)
-                except asyncio.TimeoutError:
-                    pass
+                    await asyncio.wait({waiter}, timeout=max(0.0, session.expires_at - now))
+                finally:
+                    waiter.cancel()
                 continue
             if out.due > now:
                 await asyncio.sleep(out.due - now)
             for event in out.events:
+                if connection.state is not State.OPEN:  # see _read: do not wait out the close timeout
+                    return
                 await send(_encode(event))
             if session.closing is not None:  # a scripted close mid-response
                 await connection.close(session.closing.code, session.closing.reason)
