@@ -6,31 +6,19 @@ import base64
 import json
 from typing import Any
 
+import _core
+from _core import NOW, drain, send
+
 from fake_server import speech
 from fake_server.protocol.ids import IdGenerator
 from fake_server.session import Session, SessionLimits
-
-NOW = 1_790_000_000.0
 AUDIO_ORDER_HEAD = ["response.output_item.added", "conversation.item.added", "response.content_part.added"]
 TAIL = ["response.content_part.done", "conversation.item.done", "response.output_item.done", "response.done",
         "rate_limits.updated"]
 
 
 def make_session(**limits: Any) -> Session:
-    clock = lambda: NOW  # noqa: E731
-    return Session(model="gpt-realtime", ids=IdGenerator(3, clock), clock=clock,
-                   limits=SessionLimits(validate_server_events=True, **limits))
-
-
-def send(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
-    return session.receive_text(json.dumps(event))
-
-
-def drain(session: Session) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    while (step := session.next_step()) is not None:
-        out += step.events
-    return out
+    return _core.make_session(3, **limits)
 
 
 def types(events: list[dict[str, Any]]) -> list[str]:

@@ -9,29 +9,16 @@ from typing import Any
 
 import pytest
 
+import _core
+from _core import NOW, drain, send
+
 from fake_server import script as s
 from fake_server import speech
-from fake_server.protocol.ids import IdGenerator
-from fake_server.session import Session, SessionLimits
-
-NOW = 1_790_000_000.0
+from fake_server.session import Session
 
 
 def make_session(script: s.Script, index: int = 0, **limits: Any) -> Session:
-    clock = lambda: NOW  # noqa: E731
-    return Session(model="gpt-realtime", ids=IdGenerator(index, clock), clock=clock, script=script, index=index,
-                   limits=SessionLimits(validate_server_events=True, **limits))
-
-
-def send(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
-    return session.receive_text(json.dumps(event))
-
-
-def drain(session: Session) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    while (step := session.next_step()) is not None:
-        out += step.events
-    return out
+    return _core.make_session(index, script=script, index=index, **limits)
 
 
 def turn(session: Session, user: str | None = None, **response: Any) -> list[dict[str, Any]]:

@@ -10,26 +10,16 @@ from typing import Any
 import pytest
 from _live_verdicts import WRONG_CONTENT_TYPES
 
-from fake_server.protocol.ids import IdGenerator
-from fake_server.session import Item, Session, SessionLimits
+from _core import NOW, make_session, send
 
-NOW = 1_790_000_000.0
+from fake_server.session import Item
+
 UNKNOWN_TYPE_TAIL = (
     "Supported values are: 'session.update', 'session.close', 'input_audio_buffer.append', "
     "'session.input_audio_buffer.append', 'input_audio_buffer.commit', 'input_audio_buffer.clear', "
     "'conversation.item.create', 'conversation.item.truncate', 'conversation.item.delete', "
     "'conversation.item.retrieve', 'response.create', and 'response.cancel'."
 )
-
-
-def make_session(seed: int = 1, kind: str = "realtime") -> Session:
-    clock = lambda: NOW  # noqa: E731
-    return Session(model="gpt-realtime", kind=kind, ids=IdGenerator(seed, clock), clock=clock,
-                   limits=SessionLimits(validate_server_events=True))
-
-
-def send(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
-    return session.receive_text(json.dumps(event))
 
 
 def only_error(events: list[dict[str, Any]]) -> dict[str, Any]:
