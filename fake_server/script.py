@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Pattern
 
+from .journal import event_matches
 from .responder import DefaultResponder, ModelOutput, Reply, Responder, ResponseContext
 
 __all__ = [
@@ -203,16 +204,6 @@ class Rule:
         return self.times is not None and self.used >= self.times
 
 
-def _contains(actual: Any, expected: Any) -> bool:
-    """``expected`` is a partial description of ``actual`` (dicts by subset, lists item by item)."""
-    if isinstance(expected, Mapping):
-        return isinstance(actual, Mapping) and all(k in actual and _contains(actual[k], v) for k, v in expected.items())
-    if isinstance(expected, list):
-        return isinstance(actual, list) and len(actual) == len(expected) and all(
-            _contains(a, e) for a, e in zip(actual, expected))
-    return bool(actual == expected)
-
-
 @dataclass
 class Script:
     """The rules of a server (and so of its fixture); a fresh one after every ``reset()``."""
@@ -317,7 +308,7 @@ class Script:
         if not any(rule.event_type is not None for rule in self.rules):
             return None
         rule = self._take(connection, lambda r: r.event_type == event.get("type") and (
-            r.event_match is None or _contains(event, r.event_match)))
+            r.event_match is None or event_matches(event, r.event_match)))
         if rule is None:
             return None
         assert isinstance(rule.reply, Reply)
