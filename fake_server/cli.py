@@ -8,7 +8,7 @@ import signal
 import sys
 from typing import Sequence
 
-from .script import Script, load_script
+from .script import load_script
 from .server import FakeRealtimeServer
 
 __all__ = ["main"]
@@ -65,10 +65,9 @@ def _banner(server: FakeRealtimeServer, keys_required: bool) -> str:
     )
 
 
-async def _serve(args: argparse.Namespace, script: Script | None) -> None:
-    server = FakeRealtimeServer(args.host, args.port, api_keys=args.api_keys, seed=args.seed)
-    if script is not None:
-        server.policy.script = script
+async def _serve(args: argparse.Namespace) -> None:
+    server = FakeRealtimeServer(args.host, args.port, api_keys=args.api_keys, seed=args.seed,
+                                script_file=args.script)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -89,12 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        script = load_script(args.script) if args.script else None
-    except (OSError, ValueError) as exc:  # ScriptFileError, JSON and YAML errors are ValueErrors
+        if args.script:  # check it before listening; the server loads it (again after every reset)
+            load_script(args.script)
+    except (OSError, ValueError) as exc:  # ScriptFileError and JSON errors are ValueErrors
         print(f"fake-realtime: cannot use the script {args.script}: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(args, script))
+        asyncio.run(_serve(args))
     except KeyboardInterrupt:  # the loop had no signal handler (e.g. on Windows)
         pass
     except OSError as exc:

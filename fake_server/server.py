@@ -44,7 +44,7 @@ from .handshake import (
 from .journal import Handshake, Journal
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
-from .script import Script
+from .script import Script, load_script
 from .session import Session, SessionLimits
 from .verify import ClientSequence, ErrorExpectation, ErrorReport, error_problems
 
@@ -101,7 +101,8 @@ class FakeRealtimeServer:
     ``api_keys=None`` accepts any non-empty key; ``models=None`` accepts the known
     realtime models; ``seed`` makes ids reproducible (``None`` picks a random seed);
     ``limits`` sets the session length, the pacing of streamed responses and the audio
-    chunk size (:class:`~fake_server.session.SessionLimits`).
+    chunk size (:class:`~fake_server.session.SessionLimits`); ``script_file`` loads a JSON or
+    YAML script (docs/scripting.md), afresh at every :meth:`reset`.
     Change :attr:`policy` freely in a test; :meth:`reset` restores the constructor's.
     """
 
@@ -115,6 +116,7 @@ class FakeRealtimeServer:
         seed: int | str | None = None,
         limits: SessionLimits | None = None,
         validate_server_events: bool = False,
+        script_file: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -122,6 +124,7 @@ class FakeRealtimeServer:
             api_keys = (api_keys,)
         self._api_keys = None if api_keys is None else frozenset(api_keys)
         self._models = DEFAULT_MODELS if models is None else frozenset(models)
+        self._script_file = script_file
         self._limits = dataclasses.replace(
             limits or SessionLimits(), validate_server_events=validate_server_events or bool(limits and
                                                                                       limits.validate_server_events)
@@ -159,6 +162,7 @@ class FakeRealtimeServer:
             api_keys=self._api_keys,
             models=self._models,
             limits=dataclasses.replace(self._limits),
+            script=load_script(self._script_file) if self._script_file else Script(),
         )
 
     # --- addresses --------------------------------------------------------------------

@@ -277,3 +277,17 @@ def test_script_files_in_json_and_yaml(tmp_path: Any) -> None:
 def test_script_file_mistakes_say_where(data: Any, where: str) -> None:
     with pytest.raises(s.ScriptFileError, match=re.escape(where)):
         s.script_from_data(data)
+
+
+def test_a_server_script_file_is_restored_fresh_by_reset() -> None:
+    from pathlib import Path
+
+    from fake_server import FakeRealtimeServer
+
+    path = str(Path(__file__).resolve().parents[1] / "scenarios" / "pizza_order.yaml")
+    server = FakeRealtimeServer(script_file=path)
+    first = server.script
+    first.rules[0].used = 1  # as if the welcome rule had fired
+    server.reset()
+    assert server.script is not first and server.script.rules[0].used == 0
+    assert len(server.script.rules) == len(first.rules) and server.script.quirks == first.quirks
