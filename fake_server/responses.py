@@ -100,6 +100,7 @@ class ResponseStream:
         self.output: list[Item] = []
         self.finished = False  # response.done handed out
         self._out_text_tokens = 0
+        self._text_tokens_before = 0  # the text tokens of the outputs before the open one
         self._out_audio_ms = 0.0
         # what is open right now, for a cancel
         self._item: Item | None = None
@@ -188,6 +189,7 @@ class ResponseStream:
     def _open_item(self, index: int, data: dict[str, Any]) -> list[Event]:
         item = Item(data, audio_format=self.params.output_format if self.params.audio else None)
         self._item = item
+        self._text_tokens_before = self._out_text_tokens
         self.output.append(item)
         events = [self._event("response.output_item.added", response_id=self.id, output_index=index,
                               item=snapshot(data))]
@@ -242,7 +244,7 @@ class ResponseStream:
     def _append_text(self, delta: str) -> None:
         assert self._item is not None
         self._text += delta
-        self._out_text_tokens = text_tokens(self._text)
+        self._out_text_tokens = self._text_tokens_before + text_tokens(self._text)
         part = self._item.data["content"][0]
         part["transcript" if part["type"] == "output_audio" else "text"] = self._text
         self._item.changed()
@@ -314,7 +316,7 @@ class ResponseStream:
             data["arguments"] = self._arguments
             assert self._item is not None
             self._item.changed()
-            self._out_text_tokens += text_tokens(delta)
+            self._out_text_tokens = self._text_tokens_before + text_tokens(self._arguments)
             yield Step(at, [self._event("response.function_call_arguments.delta", **where, delta=delta)],
                        self._delta_delay())
         yield Step(at, self._close_call(index) + self._close_item(index, "completed"), self._delay_ms)

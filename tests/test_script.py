@@ -291,3 +291,14 @@ def test_a_server_script_file_is_restored_fresh_by_reset() -> None:
     server.reset()
     assert server.script is not first and server.script.rules[0].used == 0
     assert len(server.script.rules) == len(first.rules) and server.script.quirks == first.quirks
+
+
+def test_output_text_tokens_add_up_over_every_output_of_a_response() -> None:
+    from fake_server.usage import text_tokens
+
+    first, second = "the first message of two", "and the second one, a bit longer"
+    session = make_session(s.Script().reply(s.combine(s.call("lookup", '{"q": "x"}'), s.say(first), s.say(second))))
+    done = next(e for e in turn(session, "x", output_modalities=["text"]) if e["type"] == "response.done")
+    usage = done["response"]["usage"]
+    expected = text_tokens('{"q": "x"}') + text_tokens(first) + text_tokens(second)
+    assert usage["output_token_details"]["text_tokens"] == expected == usage["output_tokens"]
