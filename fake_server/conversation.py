@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .protocol.rules import RealtimeError
 
-__all__ = ["Item", "Conversation", "snapshot"]
+__all__ = ["Item", "Conversation", "snapshot", "has_function_call"]
 
 
 def _copy(value: Any) -> Any:
@@ -57,6 +57,11 @@ class Item:
     @property
     def role(self) -> str | None:
         return self.data.get("role")
+
+
+def has_function_call(items: Iterable[Item], call_id: str) -> bool:
+    """Whether one of ``items`` is a ``function_call`` with this ``call_id``."""
+    return any(item.data["type"] == "function_call" and item.data.get("call_id") == call_id for item in items)
 
 
 class Conversation:
@@ -117,7 +122,7 @@ class Conversation:
         return True
 
     def has_function_call(self, call_id: str) -> bool:
-        return any(item.data["type"] == "function_call" and item.data.get("call_id") == call_id for item in self.items)
+        return has_function_call(self.items, call_id)
 
     def has_assistant_audio(self) -> bool:
         return any(

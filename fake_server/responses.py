@@ -19,7 +19,7 @@ from . import speech
 from ._b64 import b64encode
 from .conversation import Conversation, Item, snapshot
 from .responder import ModelOutput, Reply
-from .usage import Segment, audio_tokens, text_tokens, usage_object
+from .usage import Segment, output_audio_tokens, text_tokens, usage_object
 
 if TYPE_CHECKING:
     from .protocol.ids import IdGenerator
@@ -166,7 +166,7 @@ class ResponseStream:
         return self._delay_ms
 
     def _spent(self) -> int:
-        return self._out_text_tokens + audio_tokens(self._out_audio_ms, 20)
+        return self._out_text_tokens + output_audio_tokens(self._out_audio_ms)
 
     def _fit(self, text: str, budget: float) -> tuple[str, bool]:
         """The longest word prefix of ``text`` whose output tokens fit ``budget``."""
@@ -183,7 +183,7 @@ class ResponseStream:
         tokens = text_tokens(text)
         if self.params.audio and text:
             fmt = self.params.output_format
-            tokens += audio_tokens(speech.duration_ms(len(speech.synthesize(text, fmt)), fmt), 20)
+            tokens += output_audio_tokens(speech.duration_ms(len(speech.synthesize(text, fmt)), fmt))
         return tokens
 
     def _open_item(self, index: int, data: dict[str, Any]) -> list[Event]:
@@ -331,7 +331,7 @@ class ResponseStream:
     def _finish(self, status: str) -> list[Event]:
         self.status = status
         self.usage = usage_object(self.context, self.cached, self._out_text_tokens,
-                                  audio_tokens(self._out_audio_ms, 20))
+                                  output_audio_tokens(self._out_audio_ms))
         self.finished = True
         return [self._event("response.done", response=self._response_object())]
 

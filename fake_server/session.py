@@ -14,14 +14,13 @@ from __future__ import annotations
 import binascii
 import copy
 import json
-import math
 import random
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
 from . import speech
 from ._b64 import b64decode, b64encode
-from .conversation import Conversation, Item, snapshot
+from .conversation import Conversation, Item, has_function_call, snapshot
 from .journal import Journal
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
@@ -29,7 +28,7 @@ from .protocol.schema import Schemas, load_schemas
 from .responder import Reply, ResponseContext
 from .responses import ResponseParams, ResponseStream, Step
 from .script import Faults, Script
-from .usage import Segment, audio_tokens, cached_prefix, context_segments
+from .usage import Segment, cached_prefix, context_segments, input_audio_tokens, text_tokens
 
 __all__ = ["Session", "SessionLimits", "CloseConnection", "Item", "Outgoing"]
 
@@ -161,6 +160,12 @@ _AUDIO_OUTPUT_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _client_event_id(event: Event) -> str | None:
+    """The client's ``event_id``, echoed in ``error.event_id`` (``None`` when absent or not a string)."""
+    event_id = event.get("event_id")
+    return event_id if type(event_id) is str else None
+
+
 def _whole_samples(nbytes: int, audio_format: dict[str, Any]) -> int:
     """``nbytes`` rounded down to whole samples (PCM16 samples are 2 bytes, G.711 ones 1)."""
     return nbytes - nbytes % 2 if audio_format["type"] == "audio/pcm" else nbytes
@@ -194,8 +199,8 @@ class _Transcription:
                                            content_index=0, delta=word if number == 0 else " " + word,
                                            obfuscation=session.ids.obfuscation())])
             at += 1.0
-        audio = audio_tokens(speech.duration_ms(len(item.audio.get(0, b"")), item.audio_format or speech.PCM_24K), 10)
-        out = math.ceil(len(transcript) / 4)
+        audio = input_audio_tokens(speech.duration_ms(len(item.audio.get(0, b"")), item.audio_format or speech.PCM_24K))
+        out = text_tokens(transcript)
         usage = {"type": "tokens", "total_tokens": audio + out, "input_tokens": audio,
                  "input_token_details": {"text_tokens": 0, "audio_tokens": audio}, "output_tokens": out}
         item.data["content"][0]["transcript"] = transcript
@@ -310,17 +315,13 @@ class Session:
         return self._receive(event, None)
 
     def _receive(self, event: Any, text: str | bytes | None) -> list[Event]:
-        if type(event) is dict:
-            self.journal.client(self.clock(), event)
-        else:
-            self.journal.client(self.clock(), raw=text if text is not None else repr(event))
         if type(event) is not dict:
+            self.journal.client(self.clock(), raw=text if text is not None else repr(event))
             kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
                 type(event), "a number")
             return self._checked([self._error(RealtimeError("not_an_object", actual=kind), None)])
-        client_event_id = event.get("event_id")
-        if type(client_event_id) is not str:
-            client_event_id = None
+        self.journal.client(self.clock(), event)
+        client_event_id = _client_event_id(event)
         try:
             if "type" not in event:
                 raise RealtimeError("missing_type")
@@ -668,8 +669,7 @@ class Session:
     def _response_create(self, event: Event) -> list[Event]:
         if self.kind == "transcription":
             raise RealtimeError("not_in_transcription_session", type=event["type"])
-        event_id = event.get("event_id")
-        return self._start_response(event.get("response") or {}, event_id if isinstance(event_id, str) else None)
+        return self._start_response(event.get("response") or {}, _client_event_id(event))
 
     def _start_response(self, request: dict[str, Any], client_event_id: str | None = None) -> list[Event]:
         in_conversation = request.get("conversation", "auto") != "none"
@@ -728,10 +728,6 @@ class Session:
     def _response_input(self, given: list[dict[str, Any]]) -> list[Item]:
         """The context of a response that brings its own ``input`` (inline items and references)."""
         items: list[Item] = []
-
-        def call_exists(call_id: str) -> bool:
-            return any(i.data["type"] == "function_call" and i.data.get("call_id") == call_id for i in items)
-
         for entry in given:
             if entry["type"] == "item_reference":
                 found = self.history.get(entry["id"])
@@ -739,7 +735,7 @@ class Session:
                     raise RealtimeError("response_input_invalid_item_id", item_id=entry["id"])
                 items.append(found)
             else:
-                items.append(self._server_item(entry, call_exists))
+                items.append(self._server_item(entry, lambda call_id: has_function_call(items, call_id)))
         return items
 
     def _response_cancel(self, event: Event) -> list[Event]:

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .conversation import Item
 from .speech import duration_ms
 
-__all__ = ["Segment", "text_tokens", "audio_tokens", "item_segment", "context_segments", "cached_prefix",
+__all__ = ["Segment", "text_tokens", "audio_tokens", "input_audio_tokens", "output_audio_tokens", "item_segment", "context_segments", "cached_prefix",
            "usage_object", "CACHE_BLOCK"]
 
 CACHE_BLOCK = 64
@@ -36,8 +36,22 @@ def text_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+INPUT_AUDIO_TOKENS_PER_SECOND = 10
+OUTPUT_AUDIO_TOKENS_PER_SECOND = 20
+
+
 def audio_tokens(ms: float, per_second: int) -> int:
     return math.ceil(ms * per_second / 1000)
+
+
+def input_audio_tokens(ms: float) -> int:
+    """User audio: 10 tokens a second."""
+    return audio_tokens(ms, INPUT_AUDIO_TOKENS_PER_SECOND)
+
+
+def output_audio_tokens(ms: float) -> int:
+    """Assistant audio (generated, or in the context): 20 tokens a second."""
+    return audio_tokens(ms, OUTPUT_AUDIO_TOKENS_PER_SECOND)
 
 
 @dataclass(frozen=True)
@@ -77,9 +91,9 @@ def _item_segment(data: dict[str, Any], audio_ms: dict[int, float]) -> Segment:
             elif part_type == "input_image":
                 image += IMAGE_TOKENS
             elif part_type == "input_audio":
-                audio += audio_tokens(audio_ms.get(index, 0.0), 10)
+                audio += input_audio_tokens(audio_ms.get(index, 0.0))
             elif part_type == "output_audio":
-                audio += audio_tokens(audio_ms.get(index, 0.0), 20)
+                audio += output_audio_tokens(audio_ms.get(index, 0.0))
     elif kind == "function_call":
         text += text_tokens(data.get("name", "") + data.get("arguments", ""))
     elif kind == "function_call_output":
