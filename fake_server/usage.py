@@ -24,8 +24,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from .conversation import Item
 from .speech import duration_ms
 
-__all__ = ["Segment", "text_tokens", "audio_tokens", "input_audio_tokens", "output_audio_tokens", "item_segment", "context_segments", "cached_prefix",
-           "usage_object", "CACHE_BLOCK"]
+__all__ = [
+    "Segment", "text_tokens", "audio_tokens", "input_audio_tokens", "output_audio_tokens", "item_segment",
+    "context_segments", "cached_prefix", "usage_object", "CACHE_BLOCK",
+]
 
 CACHE_BLOCK = 64
 ITEM_FRAMING = 4
