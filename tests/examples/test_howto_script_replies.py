@@ -11,6 +11,11 @@ async def answer(conn, text):
     """Send a user message, ask for a response, return (text said, function calls made)."""
     await conn.conversation.item.create(item={"type": "message", "role": "user",
                                               "content": [{"type": "input_text", "text": text}]})
+    return await respond(conn)
+
+
+async def respond(conn):
+    """Ask for a response; return (text said, function calls made)."""
     await conn.response.create(response={"output_modalities": ["text"]})
     said, calls = "", []
     while (event := await conn.recv()).type != "response.done":
@@ -35,19 +40,8 @@ async def test_scripted_pizza_order(realtime_server):
         assert (call.name, json.loads(call.arguments)) == ("order_pizza", {"size": "large"})
         await conn.conversation.item.create(item={"type": "function_call_output", "call_id": call.call_id,
                                                   "output": "ok, order 42"})
-        await until_done(conn)
-        await conn.response.create(response={"output_modalities": ["text"]})
-        said = ""
-        while (event := await conn.recv()).type != "response.done":
-            if event.type == "response.output_text.delta":
-                said += event.delta
-        assert said == "Your pizza is on its way."
+        assert (await respond(conn))[0] == "Your pizza is on its way."
         assert (await answer(conn, "thanks"))[0] == "You said: thanks"  # unscripted: the default responder
-
-
-async def until_done(conn):
-    while (await conn.recv()).type != "conversation.item.done":
-        pass
 
 
 async def test_a_scenario_moves_through_named_states(realtime_server):
