@@ -1,0 +1,596 @@
+"""Replaying a scenario: play its client side against a URL (the fake or the live API), check its server side.
+
+Synchronisation is by events, never by sleeping: a client line is sent once the server lines it waits for
+have arrived (or a timeout says they never did). Every server frame that arrives is matched against the
+scenario as it comes:
+
+* ordered lines (the default) must come in file order; an event of the expected type that differs is
+  reported field by field (which matcher applied, expected vs got) and the replay goes on;
+* ``order: any`` lines may come anywhere after the client line before them;
+* streamed events (``*.delta``) must each match one of the scenario's delta lines of that type, and each
+  delta line must be matched at least once.
+
+What the live service sends and the fake does not (or the other way round) shows up as missing or
+unexpected events. :func:`compare_runs` sets two runs of the same scenario side by side (fake vs live).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from .scenarios import (
+    ClientLine,
+    Generalizer,
+    Mismatch,
+    Scenario,
+    ServerLine,
+    fill_placeholders,
+    is_stream_type,
+    match_value,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LIVE_URL",
+    "Problem",
+    "Received",
+    "ReplayResult",
+    "compare_runs",
+    "divergence_report",
+    "replay",
+    "replay_many",
+    "replay_sync",
+]
+
+DEFAULT_TIMEOUT = 10.0
+LIVE_URL = "wss://api.openai.com/v1/realtime"
+PLACEHOLDER_KEY = "sk-fake-realtime-replay"
+"""The key sent when ``OPENAI_API_KEY`` is not set (the fake accepts any non-empty key)."""
+
+ProblemKind = Literal["differs", "missing", "unexpected", "timeout", "connect", "placeholder"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """One frame the server sent during a replay (an event, or the close of the connection)."""
+
+    conn: str
+    t: float
+    event: dict[str, Any] | None = None
+    close: tuple[int, str] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"close {self.close[0]}" if self.close is not None else str((self.event or {}).get("type"))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way the server side did not match the scenario."""
+
+    kind: ProblemKind
+    conn: str
+    line: ServerLine | ClientLine | None = None
+    got: Received | None = None
+    mismatches: tuple[Mismatch, ...] = ()
+    note: str = ""
+
+    def describe(self) -> str:
+        where = f"[{self.conn}]" + (f" line {self.line.number}" if self.line is not None else "")
+        if self.kind == "differs":
+            assert self.line is not None
+            head = f"{where}: {self.line.label} differs"
+            return "\n".join([head, *("      " + m.describe() for m in self.mismatches)])
+        if self.kind == "missing":
+            assert self.line is not None
+            expected = self.line.event if self.line.event is not None else {"close": self.line.close}
+            return f"{where}: missing {self.line.label} (never came): expected {_short(expected)}"
+        if self.kind == "unexpected":
+            assert self.got is not None
+            got = self.got.event if self.got.event is not None else {"close": self.got.close}
+            text = f"{where}: unexpected {self.got.label}: {_short(got)}"
+            if self.mismatches:
+                text += "\n" + "\n".join("      " + m.describe() for m in self.mismatches)
+            return text
+        return f"{where}: {self.note}"
+
+
+def _short(value: Any, limit: int = 240) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class ReplayResult:
+    """What one replay of one scenario found."""
+
+    scenario: Scenario
+    url: str
+    problems: list[Problem] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    sent: int = 0
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        status = "PASS" if self.passed else "FAIL"
+        where = f" ({self.scenario.path})" if self.scenario.path is not None else ""
+        return (f"{status} {self.scenario.name}{where}: {self.sent} sent, {len(self.received)} received, "
+                f"{len(self.problems)} problem(s), {self.duration:.2f} s")
+
+    def report(self) -> str:
+        """The summary line, then each problem (expected vs got per event, with the matcher that applied)."""
+        lines = [self.summary()]
+        if self.scenario.divergence and not self.passed:
+            lines.append(f"  known divergence of the fake: {self.scenario.divergence}")
+        lines.extend("  " + problem.describe() for problem in self.problems)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name, "path": str(self.scenario.path) if self.scenario.path else None,
+            "url": self.url, "passed": self.passed, "sent": self.sent, "duration": round(self.duration, 3),
+            "problems": [p.describe() for p in self.problems],
+        }
+
+
+class _Conn:
+    """The replay's view of one connection."""
+
+    def __init__(self, name: str, lines: Sequence[ServerLine | ClientLine]) -> None:
+        self.name = name
+        self.socket: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.ordered: list[ServerLine] = []
+        self.floating: list[tuple[int, ServerLine]] = []
+        """(client lines of this connection that must be sent first, line) of ``order: any`` lines."""
+        self.streams: list[ServerLine] = []
+        self.hits: dict[int, int] = {}
+        self.required: dict[int, int] = {}
+        """client line number -> how many ordered lines must be matched before it is sent."""
+        clients = 0
+        for line in lines:
+            if isinstance(line, ClientLine):
+                self.required[line.number] = len(self.ordered)
+                clients += 1
+            elif line.stream:
+                self.streams.append(line)
+                self.hits[line.number] = 0
+            elif line.order == "any":
+                self.floating.append((clients, line))
+            else:
+                self.ordered.append(line)
+        self.position = 0
+        self.sent = 0
+        self.received: list[Received] = []
+        self.closed = False
+        self.closing = False
+
+    @property
+    def settled(self) -> bool:
+        return self.position >= len(self.ordered) and not self.floating and all(self.hits.values())
+
+
+class _Replay:
+    def __init__(self, scenario: Scenario, url: str, api_key: str, timeout: float) -> None:
+        self.scenario = scenario
+        self.url = url
+        self.api_key = api_key
+        self.timeout = scenario.timeout or timeout
+        self.bindings: dict[str, Any] = {}
+        self.conns = {c.name: _Conn(c.name, [line for line in scenario.lines if line.conn == c.name])
+                      for c in scenario.connections}
+        self.queue: asyncio.Queue[Received] = asyncio.Queue()
+        self.marks: dict[str, int] = {name: 0 for name in self.conns}
+        self.result = ReplayResult(scenario, url)
+        self.start = 0.0
+
+    # connections
+
+    def connection_url(self, name: str) -> str:
+        conf = self.scenario.connection(name)
+        parts = urlsplit(self.url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if conf.model is not None:
+            query["model"] = conf.model
+        query.update(conf.query)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+    async def open(self, conn: _Conn) -> bool:
+        try:
+            conn.socket = await connect(
+                self.connection_url(conn.name), additional_headers={"Authorization": f"Bearer {self.api_key}"},
+                max_size=None, open_timeout=self.timeout, ping_interval=None, close_timeout=self.timeout,
+            )
+        except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
+            self.problem("connect", conn.name, note=f"cannot connect to {self.connection_url(conn.name)}: {exc}")
+            conn.closed = True
+            return False
+        conn.reader = asyncio.create_task(self.read(conn, conn.socket))
+        return True
+
+    async def read(self, conn: _Conn, socket: ClientConnection) -> None:
+        try:
+            async for frame in socket:
+                text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+                try:
+                    event = json.loads(text)
+                except json.JSONDecodeError:
+                    event = {"type": "<not JSON>", "text": text}
+                if not isinstance(event, dict):
+                    event = {"type": "<not an object>", "value": event}
+                self.queue.put_nowait(Received(conn.name, self.now(), event=event))
+        except ConnectionClosed:
+            pass
+        code = socket.close_code if socket.close_code is not None else 1006
+        self.queue.put_nowait(Received(conn.name, self.now(), close=(code, socket.close_reason or "")))
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+    # matching
+
+    def problem(self, kind: ProblemKind, conn: str, **fields: Any) -> None:
+        self.result.problems.append(Problem(kind, conn, **fields))
+
+    def attempt(self, line: ServerLine, got: Received) -> tuple[list[Mismatch], dict[str, Any]]:
+        bindings = dict(self.bindings)
+        if line.event is not None:
+            if got.event is None:
+                return [Mismatch("", "kind", line.label, got.label)], bindings
+            return match_value(line.event, got.event, bindings), bindings
+        if got.close is None:
+            return [Mismatch("", "kind", "close", got.label)], bindings
+        expected = line.close or {}
+        actual = {"code": got.close[0], "reason": got.close[1]}
+        return match_value({k: expected[k] for k in ("code", "reason") if k in expected},
+                           {k: actual[k] for k in ("code", "reason") if k in expected}, bindings, "close"), bindings
+
+    def same_kind(self, line: ServerLine, got: Received) -> bool:
+        if line.event is None or got.event is None:
+            return line.event is None and got.event is None
+        return bool(line.event.get("type") == got.event.get("type"))
+
+    def dispatch(self, got: Received) -> None:
+        conn = self.conns[got.conn]
+        conn.received.append(got)
+        self.result.received.append(got)
+        if got.close is not None:
+            conn.closed = True
+            if conn.closing and not (conn.position < len(conn.ordered) and conn.ordered[conn.position].close):
+                return
+        if got.event is not None and is_stream_type(str(got.event.get("type", ""))):
+            self.dispatch_stream(conn, got)
+            return
+        if conn.position < len(conn.ordered):
+            line = conn.ordered[conn.position]
+            problems, bindings = self.attempt(line, got)
+            if not problems:
+                self.bindings = bindings
+                conn.position += 1
+                return
+        for index, (after, line) in enumerate(conn.floating):
+            if conn.sent >= after:
+                problems, bindings = self.attempt(line, got)
+                if not problems:
+                    self.bindings = bindings
+                    del conn.floating[index]
+                    return
+        if conn.position < len(conn.ordered) and self.same_kind(conn.ordered[conn.position], got):
+            line = conn.ordered[conn.position]
+            problems, bindings = self.attempt(line, got)
+            self.bindings = bindings
+            conn.position += 1
+            self.problem("differs", conn.name, line=line, got=got, mismatches=tuple(problems))
+            return
+        for index, (after, line) in enumerate(conn.floating):
+            if conn.sent >= after and self.same_kind(line, got):
+                problems, bindings = self.attempt(line, got)
+                self.bindings = bindings
+                del conn.floating[index]
+                self.problem("differs", conn.name, line=line, got=got, mismatches=tuple(problems))
+                return
+        if got.close is not None and conn.closing:
+            return
+        self.problem("unexpected", conn.name, got=got)
+
+    def dispatch_stream(self, conn: _Conn, got: Received) -> None:
+        closest: tuple[ServerLine, list[Mismatch]] | None = None
+        for line in sorted(conn.streams, key=lambda candidate: conn.hits[candidate.number] > 0):
+            if not self.same_kind(line, got):
+                continue
+            problems, bindings = self.attempt(line, got)
+            if not problems:
+                self.bindings = bindings
+                conn.hits[line.number] += 1
+                return
+            if closest is None:
+                closest = (line, problems)
+        if closest is not None:
+            self.problem("differs", conn.name, line=closest[0], got=got, mismatches=tuple(closest[1]))
+            conn.hits[closest[0].number] += 1
+        else:
+            self.problem("unexpected", conn.name, got=got)
+
+    # waiting
+
+    async def wait_until(self, ready: Callable[[], bool]) -> bool:
+        """Handle arriving frames until ``ready()`` holds; False when nothing new came for the timeout."""
+        while not ready():
+            try:
+                got = await asyncio.wait_for(self.queue.get(), self.timeout)
+            except asyncio.TimeoutError:
+                return ready()
+            self.dispatch(got)
+        return True
+
+    def ready_to_send(self, line: ClientLine) -> Callable[[], bool]:
+        conn = self.conns[line.conn]
+        if line.wait == "none":
+            return lambda: True
+        if line.wait == "previous":
+            need = conn.required[line.number]
+            return lambda: conn.position >= need or conn.closed
+        fields = {k: v for k, v in line.wait.items() if k != "conn"}
+        other = self.conns[line.wait.get("conn", line.conn)]
+        since = self.marks[other.name]
+
+        def arrived() -> bool:
+            return other.closed or any(
+                got.event is not None and not match_value({"$partial": fields}, got.event, dict(self.bindings))
+                for got in other.received[since:])
+
+        return arrived
+
+    # playing
+
+    async def send(self, line: ClientLine) -> bool:
+        conn = self.conns[line.conn]
+        assert conn.socket is not None
+        try:
+            if line.event is not None:
+                event = fill_placeholders(line.event, self.bindings)
+            else:
+                event = None
+        except KeyError as exc:
+            self.problem("placeholder", line.conn, line=line,
+                         note=f"cannot send {line.label}: {exc.args[0]!r} was never bound (its server line never matched)")
+            return False
+        try:
+            if event is not None:
+                await conn.socket.send(json.dumps(event))
+            else:
+                close = line.close or {}
+                conn.closing = True
+                await conn.socket.close(close.get("code", 1000), close.get("reason", ""))
+        except ConnectionClosed:
+            self.problem("timeout", line.conn, line=line, note=f"cannot send {line.label}: the connection is closed")
+            return False
+        conn.sent += 1
+        self.result.sent += 1
+        self.marks = {name: len(c.received) for name, c in self.conns.items()}
+        return True
+
+    async def run(self) -> ReplayResult:
+        self.start = time.monotonic()
+        try:
+            await self.play()
+        finally:
+            await self.finish()
+            self.result.duration = self.now()
+        return self.result
+
+    async def play(self) -> None:
+        for line in self.scenario.lines:
+            conn = self.conns[line.conn]
+            if conn.socket is None and not conn.closed and not await self.open(conn):
+                return
+            if not isinstance(line, ClientLine):
+                continue
+            if not await self.wait_until(self.ready_to_send(line)):
+                self.problem("timeout", line.conn, line=line,
+                             note=f"gave up before sending {line.label}: what it waits for did not come "
+                                  f"within {self.timeout:g} s")
+                return
+            if conn.closed and line.event is not None:
+                self.problem("timeout", line.conn, line=line,
+                             note=f"cannot send {line.label}: the server closed the connection")
+                return
+            if not await self.send(line):
+                return
+        await self.wait_until(lambda: all(c.settled or c.closed and c.position >= len(c.ordered)
+                                           for c in self.conns.values()))
+
+    async def finish(self) -> None:
+        for conn in self.conns.values():
+            if conn.socket is not None and not conn.closed:
+                conn.closing = True
+                await conn.socket.close()
+        for conn in self.conns.values():
+            if conn.reader is not None:
+                await conn.reader
+        while not self.queue.empty():
+            self.dispatch(self.queue.get_nowait())
+        for conn in self.conns.values():
+            for line in conn.ordered[conn.position:]:
+                self.problem("missing", conn.name, line=line)
+            for _, line in conn.floating:
+                self.problem("missing", conn.name, line=line)
+            for line in conn.streams:
+                if not conn.hits[line.number]:
+                    self.problem("missing", conn.name, line=line)
+        self.result.problems.sort(key=_problem_order)
+
+
+def _problem_order(problem: Problem) -> tuple[float, int]:
+    if problem.got is not None:
+        return (problem.got.t, 0)
+    return (float("inf"), problem.line.number if problem.line is not None else 0)
+
+
+def api_key_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``OPENAI_API_KEY`` when set, else a placeholder the fake accepts."""
+    return (environ if environ is not None else os.environ).get("OPENAI_API_KEY") or PLACEHOLDER_KEY
+
+
+async def replay(scenario: Scenario, url: str, *, api_key: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> ReplayResult:
+    """Play the scenario's client side against ``url`` (``ws://.../v1/realtime``) and check its server side.
+
+    ``api_key`` defaults to ``OPENAI_API_KEY``. ``timeout`` is how long to wait for an awaited event."""
+    return await _Replay(scenario, url, api_key or api_key_from_env(), timeout).run()
+
+
+def replay_sync(scenario: Scenario, url: str, *, api_key: str | None = None,
+                timeout: float = DEFAULT_TIMEOUT) -> ReplayResult:
+    """:func:`replay` from synchronous code (runs its own event loop)."""
+    return asyncio.run(replay(scenario, url, api_key=api_key, timeout=timeout))
+
+
+async def replay_many(scenarios: Iterable[Scenario], url: str, *, api_key: str | None = None,
+                      timeout: float = DEFAULT_TIMEOUT,
+                      progress: Callable[[int, int, ReplayResult], None] | None = None) -> list[ReplayResult]:
+    """Replay scenarios one after the other; ``progress(done, total, result)`` after each."""
+    todo = list(scenarios)
+    results = []
+    for number, scenario in enumerate(todo, start=1):
+        result = await replay(scenario, url, api_key=api_key, timeout=timeout)
+        results.append(result)
+        if progress is not None:
+            progress(number, len(todo), result)
+    return results
+
+
+# --- fake vs live -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One place where two runs of a scenario got different server frames."""
+
+    conn: str
+    what: str
+    detail: str
+
+
+def _generalized(result: ReplayResult) -> dict[str, list[tuple[str, Any]]]:
+    """Per connection, the non-delta frames with ids, text and clocks generalized; each run of deltas
+    between two other frames becomes one entry naming the delta types it held."""
+    generalizer = Generalizer()
+    out: dict[str, list[tuple[str, Any]]] = {}
+    streams: dict[str, set[str]] = {}
+
+    def flush(conn: str) -> None:
+        kinds = streams.pop(conn, set())
+        if kinds:
+            out.setdefault(conn, []).append(("deltas: " + ", ".join(sorted(kinds)), None))
+
+    for got in result.received:
+        if got.event is not None and is_stream_type(str(got.event.get("type"))):
+            streams.setdefault(got.conn, set()).add(str(got.event.get("type")))
+            continue
+        flush(got.conn)
+        frames = out.setdefault(got.conn, [])
+        if got.close is not None:
+            frames.append((f"close {got.close[0]}", {"close": list(got.close)}))
+        else:
+            assert got.event is not None
+            frames.append((str(got.event.get("type")), generalizer.server_event(got.event)))
+    for conn in list(streams):
+        flush(conn)
+    return out
+
+
+def _leaf_diffs(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict) and not any(str(k).startswith("$") for k in (*a, *b)):
+        diffs = []
+        for key in dict.fromkeys([*a, *b]):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in a:
+                diffs.append(f"{sub}: only on the second run: {_short(b[key], 120)}")
+            elif key not in b:
+                diffs.append(f"{sub}: only on the first run: {_short(a[key], 120)}")
+            else:
+                diffs.extend(_leaf_diffs(a[key], b[key], sub))
+        return diffs
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _leaf_diffs(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path or '<frame>'}: {_short(a, 120)} vs {_short(b, 120)}"]
+
+
+def _error_text(frame: Any) -> str:
+    error = frame.get("error", {}) if isinstance(frame, dict) else {}
+    return (f"code {error.get('code')!r}, message {error.get('message')!r}, param {error.get('param')!r}")
+
+
+def compare_runs(first: ReplayResult, second: ReplayResult) -> list[Divergence]:
+    """Every difference between the server frames of two runs of one scenario (e.g. fake, then live):
+    frames only one side got, and field differences of frames both got, error codes and messages included.
+    Ids, free text, audio, clocks and usage numbers are generalized first, so they do not count."""
+    import difflib
+
+    a_all, b_all = _generalized(first), _generalized(second)
+    divergences: list[Divergence] = []
+    for conn in dict.fromkeys([*a_all, *b_all]):
+        a, b = a_all.get(conn, []), b_all.get(conn, [])
+        matcher = difflib.SequenceMatcher(a=[k for k, _ in a], b=[k for k, _ in b], autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                for (kind, x), (_, y) in zip(a[i1:i2], b[j1:j2]):
+                    diffs = _leaf_diffs(x, y)
+                    if diffs and kind == "error":
+                        divergences.append(Divergence(conn, "error differs",
+                                                      f"first: {_error_text(x)}; second: {_error_text(y)}"))
+                    elif diffs:
+                        divergences.append(Divergence(conn, f"{kind} differs", "; ".join(diffs)))
+                continue
+            for kind, x in a[i1:i2]:
+                detail = _error_text(x) if kind == "error" else _short(x, 200)
+                divergences.append(Divergence(conn, f"only in the first run: {kind}", detail))
+            for kind, y in b[j1:j2]:
+                detail = _error_text(y) if kind == "error" else _short(y, 200)
+                divergences.append(Divergence(conn, f"only in the second run: {kind}", detail))
+    return divergences
+
+
+def _verdict(result: ReplayResult) -> str:
+    return "pass" if result.passed else f"FAIL ({len(result.problems)} problem(s))"
+
+
+def divergence_report(pairs: Sequence[tuple[ReplayResult, ReplayResult]], *,
+                      names: tuple[str, str] = ("fake", "live")) -> str:
+    """A Markdown report over (fake, live) runs: each scenario's verdict on both sides and every divergence."""
+    first, second = names
+    lines = [f"# {first} vs {second}: divergence report", ""]
+    total = 0
+    for a, b in pairs:
+        divergences = compare_runs(a, b)
+        total += len(divergences)
+        lines.append(f"## {a.scenario.name}: {first} {_verdict(a)}, {second} {_verdict(b)}, "
+                     f"{len(divergences)} divergence(s)")
+        if a.scenario.divergence:
+            lines.append(f"Known divergence: {a.scenario.divergence}")
+        for d in divergences:
+            what = d.what.replace("first run", f"{first} run").replace("second run", f"{second} run")
+            detail = d.detail.replace("first:", f"{first}:").replace("second:", f"{second}:").replace(
+                "only on the first run", f"only on {first}").replace("only on the second run", f"only on {second}")
+            lines.append(f"- [{d.conn}] {what}: {detail}")
+        for label, result in ((first, a), (second, b)):
+            for problem in result.problems:
+                lines.append(f"- {label} vs the scenario: " + problem.describe().replace("\n", "\n  "))
+        lines.append("")
+    lines.insert(1, f"{len(pairs)} scenario(s), {total} divergence(s).")
+    return "\n".join(lines) + "\n"
