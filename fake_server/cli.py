@@ -45,6 +45,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--script", metavar="FILE", default=None,
                        help="a JSON or YAML script file: what the model says, faults, quirks (docs/scripting.md)")
+    replay = commands.add_parser("replay", help="replay recorded scenarios against a URL and check the answers")
+    replay.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                        help="scenario files (JSON Lines), or directories of *.jsonl (docs/scenarios.md)")
+    replay.add_argument("--url", required=True,
+                        help="the realtime endpoint, e.g. ws://127.0.0.1:8000/v1/realtime or "
+                             "wss://api.openai.com/v1/realtime (key from OPENAI_API_KEY)")
+    replay.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds to wait for an awaited server event (default: 10)")
+    replay.add_argument("--compare-url", default=None, metavar="URL",
+                        help="replay there too and report every divergence (fake vs live)")
+    replay.add_argument("--report", default=None, metavar="FILE",
+                        help="write the divergence report here (with --compare-url; default: print it)")
+    record = commands.add_parser("record", help="record a session through a proxy into a scenario file")
+    record.add_argument("--upstream", required=True,
+                        help="where to forward, e.g. wss://api.openai.com/v1/realtime or a fake's url")
+    record.add_argument("--port", type=int, default=8001,
+                        help="port to listen on at 127.0.0.1, 0 for any free port (default: 8001)")
+    record.add_argument("--out", required=True, metavar="FILE", help="the scenario file to write")
+    record.add_argument("--name", default=None, help="scenario name (default: the file name)")
+    record.add_argument("--description", default=None, help="scenario description")
+    record.add_argument("--summarize-audio", action="store_true",
+                        help="store the server's audio as length and SHA-256 instead of base64")
     return parser
 
 
@@ -84,6 +106,18 @@ async def _serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "replay":
+        from .replay import run_replay_command
+
+        return run_replay_command(args.scenarios, args.url, timeout=args.timeout, compare_url=args.compare_url,
+                                  report=args.report, out=lambda text: print(text, flush=True),
+                                  err=lambda text: print(text, file=sys.stderr, flush=True))
+    if args.command == "record":
+        from .record import run_record_command
+
+        return run_record_command(args.upstream, args.port, args.out, name=args.name,
+                                  description=args.description, summarize_audio=args.summarize_audio,
+                                  out=lambda text: print(text, flush=True))
     if args.command != "serve":
         parser.print_help()
         return 2

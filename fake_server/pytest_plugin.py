@@ -13,15 +13,30 @@ expectations not met (``expect_client``), internal errors of the fake. The marke
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from . import pytest_scenarios as _scenarios
+from .pytest_scenarios import realtime_cassette, realtime_contract, realtime_scenario
 from .server import FakeRealtimeServer
 
-__all__ = ["realtime_listener", "realtime_server", "ALLOW_ERRORS_MARKER"]
+__all__ = [
+    "ALLOW_ERRORS_MARKER",
+    "realtime_cassette",
+    "realtime_contract",
+    "realtime_listener",
+    "realtime_scenario",
+    "realtime_server",
+]
 
 ALLOW_ERRORS_MARKER = "realtime_allow_errors"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _scenarios.addoption(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +44,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{ALLOW_ERRORS_MARKER}: the realtime_server fixture lets this test's error events pass unchecked",
     )
+    _scenarios.configure(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Scenario files in the ``realtime_scenarios`` directories are tests (docs/scenarios.md)."""
+    return _scenarios.collect_file(file_path, parent)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    _scenarios.terminal_summary(terminalreporter, config)
 
 
 @pytest.fixture(scope="session")

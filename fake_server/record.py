@@ -295,3 +295,45 @@ def _decode(frame: str | bytes) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return event if isinstance(event, dict) and isinstance(event.get("type"), str) else None
+
+
+async def _record_until_stopped(proxy: RecordingProxy, out: Callable[[str], None]) -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # platforms without loop signal handlers
+            pass
+    async with proxy:
+        out("fake-realtime record listening")
+        out(f"url: {proxy.url}")
+        out(f"websocket_base_url: {proxy.base_url}")
+        out(f"upstream: {proxy.upstream}")
+        out(f"out: {proxy.out}")
+        out("press Ctrl-C to stop; the file is written after every connection")
+        await stop.wait()
+
+
+def run_record_command(
+    upstream: str, port: int, out_file: str, *, name: str | None = None, description: str | None = None,
+    summarize_audio: bool = False, out: Callable[[str], None] = print,
+) -> int:
+    """``fake-realtime record``: proxy 127.0.0.1:``port`` to ``upstream`` until Ctrl-C/SIGTERM, writing
+    the scenario to ``out_file``. Exit code 0, or 1 when the port cannot be bound."""
+    proxy = RecordingProxy(
+        upstream, port=port, out=out_file, name=name, summarize_audio=summarize_audio,
+        description=description or "Recorded with fake-realtime record.",
+        on_saved=lambda path: out(f"saved: {path}"),
+    )
+    try:
+        asyncio.run(_record_until_stopped(proxy, out))
+    except KeyboardInterrupt:  # the loop had no signal handler
+        pass
+    except OSError as exc:
+        out(f"fake-realtime record: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        return 1
+    out("stopped")
+    return 0

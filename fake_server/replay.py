@@ -87,21 +87,17 @@ class Problem:
 
     def describe(self) -> str:
         where = f"[{self.conn}]" + (f" line {self.line.number}" if self.line is not None else "")
-        if self.kind == "differs":
-            assert self.line is not None
-            head = f"{where}: {self.line.label} differs"
+        if self.kind == "differs" and self.line is not None:
+            head = f"{where}: {self.line.label} differs" + (f" ({self.note})" if self.note else "")
             return "\n".join([head, *("      " + m.describe() for m in self.mismatches)])
-        if self.kind == "missing":
-            assert self.line is not None
+        if self.kind == "missing" and self.line is not None:
             expected = self.line.event if self.line.event is not None else {"close": self.line.close}
+            if isinstance(self.line, ClientLine):
+                return f"{where}: the client never sent {self.line.label}: {_short(expected)}"
             return f"{where}: missing {self.line.label} (never came): expected {_short(expected)}"
-        if self.kind == "unexpected":
-            assert self.got is not None
+        if self.kind == "unexpected" and self.got is not None:
             got = self.got.event if self.got.event is not None else {"close": self.got.close}
-            text = f"{where}: unexpected {self.got.label}: {_short(got)}"
-            if self.mismatches:
-                text += "\n" + "\n".join("      " + m.describe() for m in self.mismatches)
-            return text
+            return f"{where}: unexpected {self.got.label}: {_short(got)}"
         return f"{where}: {self.note}"
 
 
@@ -181,7 +177,8 @@ class _Conn:
 
     @property
     def settled(self) -> bool:
-        return self.position >= len(self.ordered) and not self.floating and all(self.hits.values())
+        return self.position >= len(self.ordered) and all(line.optional for _, line in self.floating) and all(
+            hits or line.optional for line in self.streams for hits in (self.hits[line.number],))
 
 
 class _Replay:
@@ -424,13 +421,18 @@ class _Replay:
                 await conn.reader
         while not self.queue.empty():
             self.dispatch(self.queue.get_nowait())
+        self.report_missing()
+
+    def report_missing(self) -> None:
+        """Add a problem for every server line that never matched; sort the problems by time."""
         for conn in self.conns.values():
             for line in conn.ordered[conn.position:]:
                 self.problem("missing", conn.name, line=line)
             for _, line in conn.floating:
-                self.problem("missing", conn.name, line=line)
+                if not line.optional:
+                    self.problem("missing", conn.name, line=line)
             for line in conn.streams:
-                if not conn.hits[line.number]:
+                if not conn.hits[line.number] and not line.optional:
                     self.problem("missing", conn.name, line=line)
         self.result.problems.sort(key=_problem_order)
 
@@ -594,3 +596,110 @@ def divergence_report(pairs: Sequence[tuple[ReplayResult, ReplayResult]], *,
         lines.append("")
     lines.insert(1, f"{len(pairs)} scenario(s), {total} divergence(s).")
     return "\n".join(lines) + "\n"
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+
+def run_replay_command(
+    paths: Sequence[str], url: str, *, timeout: float = DEFAULT_TIMEOUT, compare_url: str | None = None,
+    report: str | None = None, names: tuple[str, str] = ("fake", "live"),
+    out: Callable[[str], None] = print, err: Callable[[str], None] | None = None,
+) -> int:
+    """``fake-realtime replay``: replay scenario files (and directories of them) against ``url``.
+
+    Prints one progress line per scenario, then the failures with their diffs, then a total. With
+    ``compare_url`` each scenario is replayed there too and a fake-vs-live divergence report is written
+    to ``report`` (or printed). Exit code: 0 when every scenario passed (a scenario with a known
+    ``divergence`` may fail), 1 when one failed, 2 when a scenario file could not be used."""
+    from .scenarios import ScenarioError, load_scenarios
+
+    def error(text: str) -> None:
+        (err or out)(text)
+
+    try:
+        scenarios = load_scenarios(paths)
+    except ScenarioError as exc:
+        error(f"fake-realtime replay: {exc}")
+        return 2
+    if not scenarios:
+        error("fake-realtime replay: no scenario files given (a directory is searched for *.jsonl)")
+        return 2
+    targets = [url] if compare_url is None else [url, compare_url]
+    runs: list[list[ReplayResult]] = []
+    for target in targets:
+        label = "" if compare_url is None else f"{names[len(runs)]} "
+
+        def progress(done: int, total: int, result: ReplayResult, label: str = label) -> None:
+            known = " (known divergence)" if not result.passed and result.scenario.divergence else ""
+            out(f"[{done}/{total}] {label}{result.summary()}{known}")
+
+        runs.append(asyncio.run(replay_many(scenarios, target, timeout=timeout, progress=progress)))
+    failed = 0
+    for results in runs:
+        for result in results:
+            if not result.passed:
+                out("")
+                out(result.report())
+                if not result.scenario.divergence:
+                    failed += 1
+    if compare_url is not None:
+        text = divergence_report(list(zip(runs[0], runs[1])), names=names)
+        if report:
+            with open(report, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            out(f"divergence report: {report}")
+        else:
+            out("")
+            out(text)
+    total = sum(len(r) for r in runs)
+    passed = sum(r.passed for results in runs for r in results)
+    out(f"{passed} passed, {total - passed} failed ({total - passed - failed} of them known divergences)")
+    return 1 if failed else 0
+
+
+# --- checking a conversation that already happened ----------------------------------------------------
+
+Frame = tuple[str, str, float, "dict[str, Any] | None", "tuple[int, str] | None"]
+"""(connection name, ``"client"`` or ``"server"``, time, event, close) of a conversation that happened."""
+
+
+def check_frames(scenario: Scenario, frames: Iterable[Frame], *, source: str = "(journal)") -> ReplayResult:
+    """Check a conversation that already happened (e.g. a test's own client against the fake, from the
+    journal) against a scenario: the client events must be the scenario's client lines (placeholders filled
+    in), the server frames must match its server lines, with the same rules and report as :func:`replay`."""
+    run = _Replay(scenario, source, "", DEFAULT_TIMEOUT)
+    clients: dict[str, list[ClientLine]] = {
+        name: [line for line in scenario.lines if isinstance(line, ClientLine) and line.conn == name]
+        for name in run.conns}
+    for conn_name, direction, t, event, close in sorted(frames, key=lambda frame: frame[2]):
+        if conn_name not in run.conns:
+            run.problem("unexpected", conn_name, note=f"a connection the scenario does not have ({conn_name})")
+            continue
+        conn = run.conns[conn_name]
+        if direction == "server":
+            run.dispatch(Received(conn_name, t, event=event, close=close))
+            continue
+        if close is not None:
+            continue
+        if conn.sent >= len(clients[conn_name]):
+            run.problem("unexpected", conn_name, note=f"the client sent more than recorded: {_short(event)}")
+            continue
+        line = clients[conn_name][conn.sent]
+        conn.sent += 1
+        run.result.sent += 1
+        try:
+            expected = fill_placeholders(line.event, run.bindings) if line.event is not None else {"close": line.close}
+        except KeyError as exc:
+            run.problem("placeholder", conn_name, line=line, note=f"{exc.args[0]!r} was never bound")
+            continue
+        mismatches = match_value(expected, event, dict(run.bindings))
+        if mismatches:
+            run.problem("differs", conn_name, line=line, mismatches=tuple(mismatches),
+                        note="the client sent something else")
+    for name, conn in run.conns.items():
+        for unsent in clients[name][conn.sent:]:
+            if unsent.event is not None:
+                run.problem("missing", name, line=unsent)
+    run.report_missing()
+    return run.result

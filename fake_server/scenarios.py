@@ -71,7 +71,7 @@ _FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_KEYS = {"scenario", "name", "description", "dialect", "model", "source", "recorded_at", "connections",
                 "divergence", "timeout"}
 _CONNECTION_KEYS = {"model", "query"}
-_LINE_KEYS = {"dir", "conn", "t", "event", "close", "wait", "order"}
+_LINE_KEYS = {"dir", "conn", "t", "event", "close", "wait", "order", "optional"}
 
 
 class ScenarioError(ValueError):
@@ -130,6 +130,8 @@ class ServerLine:
     close: dict[str, Any] | None = None
     order: Literal["strict", "any"] = "strict"
     """``"any"``: may arrive anywhere after the client line before it (asynchronous events)."""
+    optional: bool = False
+    """May not come at all (streamed and ``order: any`` lines only); when it comes it must match."""
 
     @property
     def stream(self) -> bool:
@@ -553,8 +555,8 @@ def parse_scenario(text: str, *, source: str = "<scenario>", path: Path | None =
                 close.get("code", 1000), int) or not isinstance(close.get("reason", ""), str)):
             raise fail("'close' must be an object with an integer 'code' and an optional string 'reason'")
         if direction == "client":
-            if "order" in obj:
-                raise fail("'order' is for server lines")
+            if "order" in obj or "optional" in obj:
+                raise fail("'order' and 'optional' are for server lines")
             wait = obj.get("wait", "previous")
             if not (wait in ("previous", "none") or isinstance(wait, dict) and isinstance(wait.get("type"), str)):
                 raise fail("'wait' must be \"previous\", \"none\" or an object with a server event 'type'")
@@ -568,14 +570,19 @@ def parse_scenario(text: str, *, source: str = "<scenario>", path: Path | None =
         else:
             if "wait" in obj:
                 raise fail("'wait' is for client lines")
+            optional = obj.get("optional", False)
+            if not isinstance(optional, bool):
+                raise fail("'optional' must be true or false")
             order = obj.get("order", "strict")
             if order not in ("strict", "any"):
                 raise fail("'order' must be \"strict\" or \"any\"")
             if event is not None:
                 checker.server(event, number, "event")
-            line = ServerLine(number, conn, last_t, event, close, order)
+            line = ServerLine(number, conn, last_t, event, close, order, optional)
             if line.stream and order == "any":
                 raise fail("streamed (*.delta) lines are unordered already; drop 'order'")
+            if optional and not (line.stream or order == "any"):
+                raise fail("only streamed (*.delta) and \"order\": \"any\" lines can be optional")
             lines.append(line)
     del header_line
     return Scenario(
@@ -616,6 +623,8 @@ def _line_json(line: Line) -> dict[str, Any]:
         out["wait"] = line.wait
     if isinstance(line, ServerLine) and line.order != "strict":
         out["order"] = line.order
+    if isinstance(line, ServerLine) and line.optional:
+        out["optional"] = True
     if line.event is not None:
         out["event"] = line.event
     else:
