@@ -51,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--url", required=True,
                         help="the realtime endpoint, e.g. ws://127.0.0.1:8000/v1/realtime or "
                              "wss://api.openai.com/v1/realtime (key from OPENAI_API_KEY)")
-    replay.add_argument("--timeout", type=float, default=10.0,
-                        help="seconds to wait for an awaited server event (default: 10)")
+    replay.add_argument("--timeout", type=float, default=None,
+                        help="seconds to wait for an awaited server event (default: the scenario's, else 10)")
     replay.add_argument("--compare-url", default=None, metavar="URL",
                         help="replay there too and report every divergence (fake vs live)")
     replay.add_argument("--report", default=None, metavar="FILE",

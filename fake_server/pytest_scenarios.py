@@ -55,8 +55,8 @@ def addoption(parser: pytest.Parser) -> None:
     group.addoption("--realtime-record-mode", default="none", choices=RECORD_MODES,
                     help="how realtime_cassette records: none (default, never), once (when the file is "
                          "missing), new_episodes (add connections the file lacks), all (always re-record)")
-    group.addoption("--realtime-timeout", type=float, default=10.0, metavar="SECONDS",
-                    help="how long a replay waits for an awaited server event (default: 10)")
+    group.addoption("--realtime-timeout", type=float, default=None, metavar="SECONDS",
+                    help="how long a replay waits for an awaited server event (default: the scenario's, else 10)")
     parser.addini("realtime_scenarios", "directories of scenario files (*.jsonl) collected as tests",
                   type="paths", default=[])
 
@@ -68,11 +68,12 @@ def configure(config: pytest.Config) -> None:
         "markers", f"{CASSETTE_MARKER}(path): the scenario file realtime_cassette records to and checks against")
 
 
-def _timeout(config: pytest.Config) -> float:
-    return float(config.getoption("--realtime-timeout", 10.0))
+def _timeout(config: pytest.Config) -> float | None:
+    value = config.getoption("--realtime-timeout", None)
+    return float(value) if value is not None else None
 
 
-def replay_against(scenario: Scenario, server: FakeRealtimeServer, *, timeout: float = 10.0) -> ReplayResult:
+def replay_against(scenario: Scenario, server: FakeRealtimeServer, *, timeout: float | None = None) -> ReplayResult:
     """Replay ``scenario`` against a fake (the fixture); fail the test with the diff, or xfail a known
     divergence. The scenario checks its own error events, so the fixture's unnoticed-error check is off."""
     server.allow_errors()
@@ -159,7 +160,7 @@ class Contract:
     live: bool
     live_url: str
     report_path: str | None
-    timeout: float
+    timeout: float | None
     recordings: Path | None = None
     fake_results: dict[str, ReplayResult] = field(default_factory=dict)
     live_results: dict[str, ReplayResult] = field(default_factory=dict)
@@ -202,7 +203,8 @@ class Contract:
         return divergence_report(pairs) if pairs else None
 
 
-def _replay_through_proxy(scenario: Scenario, url: str, key: str, timeout: float, out: Path | None) -> ReplayResult:
+def _replay_through_proxy(scenario: Scenario, url: str, key: str, timeout: float | None,
+                          out: Path | None) -> ReplayResult:
     """Replay via a :class:`RecordingProxy` (in this thread's own loop) so the run is also recorded."""
     from .replay import replay
 

@@ -182,11 +182,11 @@ class _Conn:
 
 
 class _Replay:
-    def __init__(self, scenario: Scenario, url: str, api_key: str, timeout: float) -> None:
+    def __init__(self, scenario: Scenario, url: str, api_key: str, timeout: float | None) -> None:
         self.scenario = scenario
         self.url = url
         self.api_key = api_key
-        self.timeout = scenario.timeout or timeout
+        self.timeout = timeout or scenario.timeout or DEFAULT_TIMEOUT
         self.bindings: dict[str, Any] = {}
         self.conns = {c.name: _Conn(c.name, [line for line in scenario.lines if line.conn == c.name])
                       for c in scenario.connections}
@@ -449,21 +449,22 @@ def api_key_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 
 async def replay(scenario: Scenario, url: str, *, api_key: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> ReplayResult:
+                 timeout: float | None = None) -> ReplayResult:
     """Play the scenario's client side against ``url`` (``ws://.../v1/realtime``) and check its server side.
 
-    ``api_key`` defaults to ``OPENAI_API_KEY``. ``timeout`` is how long to wait for an awaited event."""
+    ``api_key`` defaults to ``OPENAI_API_KEY``. ``timeout`` is how long to wait for an awaited event
+    (default: the scenario's ``timeout``, else :data:`DEFAULT_TIMEOUT`)."""
     return await _Replay(scenario, url, api_key or api_key_from_env(), timeout).run()
 
 
 def replay_sync(scenario: Scenario, url: str, *, api_key: str | None = None,
-                timeout: float = DEFAULT_TIMEOUT) -> ReplayResult:
+                timeout: float | None = None) -> ReplayResult:
     """:func:`replay` from synchronous code (runs its own event loop)."""
     return asyncio.run(replay(scenario, url, api_key=api_key, timeout=timeout))
 
 
 async def replay_many(scenarios: Iterable[Scenario], url: str, *, api_key: str | None = None,
-                      timeout: float = DEFAULT_TIMEOUT,
+                      timeout: float | None = None,
                       progress: Callable[[int, int, ReplayResult], None] | None = None) -> list[ReplayResult]:
     """Replay scenarios one after the other; ``progress(done, total, result)`` after each."""
     todo = list(scenarios)
@@ -602,7 +603,7 @@ def divergence_report(pairs: Sequence[tuple[ReplayResult, ReplayResult]], *,
 
 
 def run_replay_command(
-    paths: Sequence[str], url: str, *, timeout: float = DEFAULT_TIMEOUT, compare_url: str | None = None,
+    paths: Sequence[str], url: str, *, timeout: float | None = None, compare_url: str | None = None,
     report: str | None = None, names: tuple[str, str] = ("fake", "live"),
     out: Callable[[str], None] = print, err: Callable[[str], None] | None = None,
 ) -> int:

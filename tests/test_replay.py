@@ -1,0 +1,257 @@
+"""Replaying scenarios against the fake: passes, readable diffs, waits, the CLI with its exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _serve_process import ServeProcess, child_env
+from fake_server import FakeRealtimeServer
+from fake_server.replay import check_frames, compare_runs, divergence_report, replay
+from fake_server.scenarios import load_scenario, parse_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+LIBRARY = REPO / "scenarios"
+
+HEADER = {"scenario": 1, "name": "hand", "description": "d", "dialect": "ga", "model": "gpt-realtime",
+          "source": "hand-written", "recorded_at": None, "timeout": 2}
+CREATED = {"dir": "server", "event": {"type": "session.created", "event_id": {"$id": "event"},
+                                      "session": {"$partial": {"id": {"$id": "sess", "bind": "sess"}}}}}
+
+
+def scenario_of(*rows: object, header: dict[str, object] | None = None) -> object:
+    return parse_scenario("".join(json.dumps(r) + "\n" for r in [header or HEADER, *rows]), source="hand.jsonl")
+
+
+def user_item(text: str, **extra: object) -> dict[str, object]:
+    return {"type": "conversation.item.create", **extra, "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}
+
+
+def edited(name: str, edit: object) -> object:
+    """A library scenario with one server line changed by ``edit(row) -> row | None`` (None drops it)."""
+    rows = [json.loads(line) for line in (LIBRARY / f"{name}.jsonl").read_text().splitlines()]
+    out = [rows[0]] + [r for r in (edit(row) for row in rows[1:]) if r is not None]  # type: ignore[operator]
+    out[0]["timeout"] = 2
+    return parse_scenario("".join(json.dumps(r) + "\n" for r in out), source=f"{name} (edited)")
+
+
+@pytest.mark.parametrize("path", sorted(LIBRARY.glob("*.jsonl")), ids=lambda p: p.stem)
+async def test_every_library_scenario_passes_against_the_fake_in_the_same_loop(path: Path) -> None:
+    async with FakeRealtimeServer() as server:
+        result = await replay(load_scenario(path), server.url)
+        assert result.passed, result.report()
+        assert result.sent > 0 and result.received
+        assert server.connections, "the replay really talked to this server"
+
+
+async def test_a_wrong_error_message_is_shown_expected_vs_got_with_the_matcher() -> None:
+    def edit(row: dict) -> dict:
+        error = (row.get("event") or {}).get("error")
+        if error and error["event_id"] == "bad1":
+            error["message"] = "Invalid value: 'text'. Value must be 'assistant_text'."
+        return row
+
+    async with FakeRealtimeServer() as server:
+        result = await replay(edited("history_wrong_assistant_types", edit), server.url)
+    assert not result.passed
+    [problem] = result.problems
+    assert problem.kind == "differs" and problem.line is not None and problem.line.number == 4
+    assert problem.describe() == (
+        "[main] line 4: error differs\n"
+        "      error.message: expected \"Invalid value: 'text'. Value must be 'assistant_text'.\" (equal), "
+        "got \"Invalid value: 'text'. Value must be 'output_text'.\"")
+    report = result.report()
+    assert report.startswith("FAIL history_wrong_assistant_types") and "1 problem(s)" in report
+
+
+async def test_missing_and_unexpected_events_are_reported_and_the_replay_ends_in_time() -> None:
+    def drop_rate_limits(row: dict) -> dict | None:
+        return None if (row.get("event") or {}).get("type") == "rate_limits.updated" else row
+
+    async with FakeRealtimeServer() as server:
+        result = await replay(edited("out_of_band_response", drop_rate_limits), server.url, timeout=2)
+    assert [p.kind for p in result.problems] == ["unexpected"]
+    assert result.problems[0].describe().startswith("[main]: unexpected rate_limits.updated: {")
+
+    never = scenario_of(CREATED, {"dir": "client", "event": {"type": "input_audio_buffer.clear"}},
+                        {"dir": "server", "event": {"type": "input_audio_buffer.cleared", "event_id": {"$id": "event"}}},
+                        {"dir": "server", "event": {"type": "input_audio_buffer.committed"}},
+                        {"dir": "client", "event": {"type": "response.create"}})
+    async with FakeRealtimeServer() as server:
+        result = await replay(never, server.url, timeout=0.5)
+    kinds = [(p.kind, p.line.number if p.line else None) for p in result.problems]
+    assert kinds == [("missing", 5), ("timeout", 6)], result.report()
+    assert "gave up before sending response.create" in result.report()
+    assert "missing input_audio_buffer.committed (never came)" in result.report()
+    assert result.sent == 1
+
+
+async def test_placeholders_bind_server_ids_for_later_client_events() -> None:
+    scenario = scenario_of(
+        CREATED,
+        {"dir": "client", "event": user_item("hi")},
+        {"dir": "server", "event": {"type": "conversation.item.added", "event_id": {"$id": "event"},
+                                    "previous_item_id": None, "item": {"$partial": {"id": {"$id": "item",
+                                                                                           "bind": "mine"}}}}},
+        {"dir": "server", "event": {"type": "conversation.item.done", "event_id": {"$id": "event"},
+                                    "previous_item_id": None, "item": {"$partial": {"id": {"$ref": "mine"}}}}},
+        {"dir": "client", "event": {"type": "conversation.item.delete", "item_id": {"$ref": "mine"}}},
+        {"dir": "server", "event": {"type": "conversation.item.deleted", "event_id": {"$id": "event"},
+                                    "item_id": {"$ref": "mine"}}},
+    )
+    async with FakeRealtimeServer() as server:
+        result = await replay(scenario, server.url)
+        assert result.passed, result.report()
+        [delete] = server.connections[0].client_events("conversation.item.delete")
+        [added] = server.connections[0].server_events("conversation.item.added")
+    assert delete["item_id"] == added["item"]["id"]
+
+
+def test_when_a_client_line_is_sent_previous_none_or_a_named_event() -> None:
+    """Default: after every ordered server line before it; "none": at once; an object: once that event came."""
+    from fake_server.replay import Received, _Replay
+
+    scenario = scenario_of(
+        CREATED,
+        {"dir": "client", "event": {"type": "response.create"}},
+        {"dir": "server", "event": {"type": "response.created", "response": {"$partial": {
+            "id": {"$id": "resp", "bind": "r"}}}}},
+        {"dir": "server", "event": {"type": "response.done", "response": {"$partial": {"id": {"$ref": "r"}}}}},
+        {"dir": "client", "wait": {"type": "response.created"}, "event": {"type": "response.cancel"}},
+        {"dir": "client", "event": {"type": "response.create"}},
+        {"dir": "client", "wait": "none", "event": {"type": "response.create"}},
+    )
+    run = _Replay(scenario, "ws://unused", "", 1.0)
+    first, cancel, after_all, at_once = [line for line in scenario.lines if hasattr(line, "wait")]
+    created = {"type": "session.created", "event_id": "event_" + "a" * 21, "session": {"id": "sess_" + "b" * 21}}
+    response = {"id": "resp_" + "c" * 21}
+
+    assert not run.ready_to_send(first)()
+    run.dispatch(Received("main", 0.0, event=created))
+    assert run.ready_to_send(first)()
+    run.conns["main"].sent = 1
+    waits = run.ready_to_send(cancel), run.ready_to_send(after_all), run.ready_to_send(at_once)
+    assert [w() for w in waits] == [False, False, True]
+    run.dispatch(Received("main", 0.1, event={"type": "response.created", "response": response}))
+    assert [w() for w in waits] == [True, False, True]
+    run.dispatch(Received("main", 0.2, event={"type": "response.done", "response": response}))
+    assert [w() for w in waits] == [True, True, True]
+    assert run.result.problems == [] and run.bindings == {"sess": "sess_" + "b" * 21, "r": response["id"]}
+
+
+async def test_a_second_connection_is_opened_by_name_with_its_own_model() -> None:
+    async with FakeRealtimeServer() as server:
+        result = await replay(load_scenario(LIBRARY / "observer_second_connection.jsonl"), server.url)
+        assert result.passed, result.report()
+        models = [c.session.model for c in server.connections if c.session is not None]
+    assert models == ["gpt-realtime", "gpt-realtime-mini"]
+
+
+async def test_a_server_close_is_an_expectation_too() -> None:
+    scenario = scenario_of(
+        {"dir": "server", "event": {"type": "error", "event_id": {"$id": "event"}, "error": {
+            "type": "invalid_request_error", "code": "missing_model",
+            "message": "You must provide a model parameter, for example "
+                       "wss://api.openai.com/v1/realtime?model=gpt-realtime-1.5",
+            "param": None, "event_id": None}}},
+        {"dir": "server", "close": {"code": 4000, "reason": "invalid_request_error.missing_model"}},
+        header={**HEADER, "connections": {"main": {"model": None}}},
+    )
+    async with FakeRealtimeServer() as server:
+        result = await replay(scenario, server.url)
+        assert result.passed, result.report()
+        wrong = scenario_of(*[json.loads(line) for line in
+                              parse_dump_lines(scenario)][:1],
+                            {"dir": "server", "close": {"code": 3000}},
+                            header={**HEADER, "connections": {"main": {"model": None}}})
+        result = await replay(wrong, server.url)
+    assert [p.describe() for p in result.problems] == [
+        "[main] line 3: close differs\n      close.code: expected 3000 (equal), got 4000"]
+
+
+def parse_dump_lines(scenario: object) -> list[str]:
+    from fake_server.scenarios import dump_scenario
+
+    return dump_scenario(scenario).splitlines()[1:]  # type: ignore[arg-type]
+
+
+async def test_check_frames_checks_a_conversation_that_already_happened() -> None:
+    scenario = load_scenario(LIBRARY / "session_reset_unknown_type.jsonl")
+    async with FakeRealtimeServer() as server:
+        result = await replay(scenario, server.url)
+        assert result.passed
+        conn = server.connections[0]
+        frames = [("main", e.direction, e.time, e.event, None) for e in conn.entries() if e.event is not None]
+    assert check_frames(scenario, frames).passed
+    tampered = [f if f[3].get("type") != "session.reset" else (f[0], f[1], f[2], {**f[3], "event_id": "x"}, None)
+                for f in frames]
+    result = check_frames(scenario, tampered)
+    [problem] = result.problems
+    assert "session.reset differs (the client sent something else)" in problem.describe()
+    assert 'event_id: expected "reset1" (equal), got "x"' in problem.describe()
+
+
+async def test_two_runs_compared_list_error_divergences_with_codes_and_messages() -> None:
+    scenario = load_scenario(LIBRARY / "history_wrong_system_types.jsonl")
+    async with FakeRealtimeServer() as first, FakeRealtimeServer() as second:
+        a = await replay(scenario, first.url)
+        b = await replay(scenario, second.url)
+    assert compare_runs(a, b) == []  # ids, texts and clocks do not count
+    report = divergence_report([(a, b)])
+    assert "## history_wrong_system_types: fake pass, live pass, 0 divergence(s)" in report
+    # a run where one error came with another message shows up in the report
+    b.received[2] = type(b.received[2])(b.received[2].conn, b.received[2].t, event={
+        **b.received[2].event, "error": {**b.received[2].event["error"], "message": "Something else."}})
+    [divergence] = compare_runs(a, b)
+    assert divergence.what == "error differs"
+    assert "code 'item_retrieve_invalid_item_id', message \"Error retrieving item: the item with id 'msg_bad_1'" in divergence.detail
+    assert "message 'Something else.'" in divergence.detail
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fake_server.cli", *args], cwd=str(REPO), capture_output=True,
+                          text=True, timeout=timeout, env=child_env(PYTHONUNBUFFERED="1"))
+
+
+def test_replay_command_against_a_served_fake_progress_diffs_and_exit_codes(tmp_path: Path) -> None:
+    child = ServeProcess([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0"], cwd=str(REPO),
+                         env=child_env(PYTHONUNBUFFERED="1"))
+    try:
+        url = child.field("url")
+        names = ["history_wrong_user_types", "truncate", "function_call_round_trip", "session_reset_unknown_type"]
+        done = cli("replay", *[f"scenarios/{n}.jsonl" for n in names], "--url", url)
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = done.stdout.splitlines()
+        assert [line.split()[0] for line in lines[:4]] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+        assert all(" PASS " in line for line in lines[:4])
+        assert lines[-1] == "4 passed, 0 failed (0 of them known divergences)"
+
+        broken = tmp_path / "broken.jsonl"
+        rows = (LIBRARY / "session_reset_unknown_type.jsonl").read_text().replace("'session.reset'", "'reset'")
+        broken.write_text(rows)
+        failed = cli("replay", str(broken), "--url", url, "--timeout", "2")
+        assert failed.returncode == 1
+        assert "FAIL session_reset_unknown_type" in failed.stdout
+        assert "error.message: expected \"Invalid value: 'reset'." in failed.stdout
+
+        malformed = tmp_path / "malformed.jsonl"
+        malformed.write_text('{"scenario": 1}\n')
+        bad = cli("replay", str(malformed), "--url", url)
+        assert bad.returncode == 2 and "malformed.jsonl:1: header needs 'name'" in bad.stderr
+
+        report = tmp_path / "report.md"
+        compared = cli("replay", "scenarios/session_reset_unknown_type.jsonl", "--url", url, "--compare-url", url,
+                       "--report", str(report))
+        assert compared.returncode == 0, compared.stdout
+        assert "[1/1] fake PASS" in compared.stdout and "[1/1] live PASS" in compared.stdout
+        assert report.read_text().startswith("# fake vs live: divergence report\n1 scenario(s), 0 divergence(s).")
+    finally:
+        child.interrupt()
