@@ -52,6 +52,8 @@ def addoption(parser: pytest.Parser) -> None:
                     help=f"the live endpoint for --realtime-live (default: {LIVE_URL})")
     group.addoption("--realtime-report", default=None, metavar="FILE",
                     help="write the fake-vs-live divergence report of the contract tests here")
+    group.addoption("--realtime-live-recordings", default=None, metavar="DIR",
+                    help="record every live contract run into DIR/<scenario>.jsonl (keys redacted)")
     group.addoption("--realtime-record-mode", default="none", choices=RECORD_MODES,
                     help="how realtime_cassette records: none (default, never), once (when the file is "
                          "missing), new_episodes (add connections the file lacks), all (always re-record)")
@@ -227,6 +229,8 @@ def _contract(config: pytest.Config) -> Contract:
             live_url=str(config.getoption("--realtime-live-url", LIVE_URL)),
             report_path=config.getoption("--realtime-report", None),
             timeout=_timeout(config),
+            recordings=Path(str(config.getoption("--realtime-live-recordings"))) if config.getoption(
+                "--realtime-live-recordings", None) else None,
         )
         config.stash[_CONTRACT_KEY] = contract
     return contract

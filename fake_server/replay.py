@@ -286,7 +286,16 @@ class _Replay:
                     self.bindings = bindings
                     del conn.floating[index]
                     return
-        if conn.position < len(conn.ordered) and self.same_kind(conn.ordered[conn.position], got):
+        for index in range(conn.position + 1, len(conn.ordered)):  # it matches a later line: some never came
+            problems, bindings = self.attempt(conn.ordered[index], got)
+            if not problems:
+                self.skip_to(conn, index)
+                self.bindings = bindings
+                conn.position += 1
+                return
+        later = [i for i in range(conn.position, len(conn.ordered)) if self.same_kind(conn.ordered[i], got)]
+        if later:
+            self.skip_to(conn, later[0])
             line = conn.ordered[conn.position]
             problems, bindings = self.attempt(line, got)
             self.bindings = bindings
@@ -303,6 +312,12 @@ class _Replay:
         if got.close is not None and conn.closing:
             return
         self.problem("unexpected", conn.name, got=got)
+
+    def skip_to(self, conn: _Conn, index: int) -> None:
+        """The ordered lines before ``index`` were passed over: report each as missing."""
+        for line in conn.ordered[conn.position:index]:
+            self.problem("missing", conn.name, line=line)
+        conn.position = index
 
     def dispatch_stream(self, conn: _Conn, got: Received) -> None:
         closest: tuple[ServerLine, list[Mismatch]] | None = None

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _serve_process import ServeProcess, child_env
+
 from fake_server import FakeRealtimeServer
 from fake_server.replay import check_frames, compare_runs, divergence_report, replay
 from fake_server.scenarios import load_scenario, parse_scenario
@@ -217,7 +217,8 @@ async def test_two_runs_compared_list_error_divergences_with_codes_and_messages(
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fake_server.cli", *args], cwd=str(REPO), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "fake_server.cli", *args], check=False, cwd=str(REPO),
+                          capture_output=True,
                           text=True, timeout=timeout, env=child_env(PYTHONUNBUFFERED="1"))
 
 

@@ -1,0 +1,165 @@
+"""The recording proxy with the fake as upstream: what it writes, what it never writes, the record command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from _serve_process import ServeProcess, child_env
+from openai import AsyncOpenAI
+from websockets.asyncio.client import connect
+
+from fake_server import FakeRealtimeServer
+from fake_server.record import RecordingProxy, scrub
+from fake_server.replay import replay
+from fake_server.scenarios import ClientLine, ServerLine, load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+CANARY = "sk-canary-7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c1e"
+EPHEMERAL = "ek_canary_68af3c2d9e1b4f7a0c5d2e8b"
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in (CANARY, EPHEMERAL):
+        assert secret not in text
+        assert secret[8:-4] not in text  # not even the middle of it
+
+
+def test_scrub_masks_known_keys_ephemeral_secrets_and_api_keys_anywhere() -> None:
+    value = {"a": f"Bearer {CANARY}", "nested": [{"secret": EPHEMERAL}], EPHEMERAL: "key too",
+             "other": "sk-another-0123456789abcdefghij", "short": "sk-x", "fine": "item_abc"}
+    scrubbed = scrub(value, [CANARY])
+    assert_no_secret(json.dumps(scrubbed))
+    assert scrubbed["a"] == "Bearer sk-canar" + "*" * (len(CANARY) - 12) + "9c1e"
+    assert scrubbed["nested"][0]["secret"].startswith("ek_canar") and scrubbed["nested"][0]["secret"].endswith("2e8b")
+    assert "0123456789abcdef" not in scrubbed["other"]
+    assert (scrubbed["short"], scrubbed["fine"]) == ("sk-x", "item_abc")
+
+
+async def test_a_recorded_sdk_session_replays_against_a_fresh_fake_and_holds_no_key(tmp_path: Path) -> None:
+    out = tmp_path / "turn.jsonl"
+    async with FakeRealtimeServer(seed=3) as upstream:
+        async with RecordingProxy(upstream.url, out=out, name="turn", description="an SDK turn") as proxy:
+            client = AsyncOpenAI(api_key=CANARY, websocket_base_url=proxy.base_url)
+            async with client.realtime.connect(model="gpt-realtime") as conn:
+                assert (await conn.recv()).type == "session.created"
+                await conn.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                                                   "instructions": f"Use the token {EPHEMERAL} nowhere."})
+                while (await conn.recv()).type != "session.updated":
+                    pass
+                await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [
+                    {"type": "input_text", "text": "hello"}]})
+                added = await conn.recv()
+                await conn.recv()
+                await conn.response.create()
+                while (await conn.recv()).type != "rate_limits.updated":
+                    pass
+                await conn.conversation.item.delete(item_id=added.item.id, event_id="del")
+                assert (await conn.recv()).type == "conversation.item.deleted"
+        assert upstream.connections[0].handshake is not None
+    text = out.read_text()
+    assert_no_secret(text)
+    scenario = load_scenario(out)
+    assert (scenario.name, scenario.description, scenario.model) == ("turn", "an SDK turn", "gpt-realtime")
+    assert scenario.source.startswith("fake-realtime record, upstream ws://127.0.0.1:")
+    assert scenario.recorded_at is not None and scenario.recorded_at.endswith("Z")
+    delete = next(line for line in scenario.lines if isinstance(line, ClientLine) and line.label ==
+                  "conversation.item.delete")
+    assert delete.event is not None and delete.event["item_id"] == {"$ref": "item_1"}
+    deltas = [line for line in scenario.lines if isinstance(line, ServerLine) and line.stream]
+    assert len(deltas) == 1  # the text deltas of one answer collapse into one streamed expectation
+    assert scenario.lines[-1].close == {"code": 1000}
+    async with FakeRealtimeServer(seed=99) as fresh:
+        result = await replay(scenario, fresh.url)
+        assert result.passed, result.report()
+        [update] = fresh.connections[0].client_events("session.update")
+    # what is replayed is what was recorded: the masked secret, never the secret
+    assert update["session"]["instructions"].startswith("Use the token ek_canar")
+    assert EPHEMERAL not in update["session"]["instructions"]
+
+
+async def test_subprotocol_keys_never_reach_the_file_and_audio_can_be_summarized(tmp_path: Path) -> None:
+    out = tmp_path / "voice.jsonl"
+    async with FakeRealtimeServer() as upstream:
+        async with RecordingProxy(upstream.url, out=out, summarize_audio=True) as proxy, connect(
+                proxy.url + "?model=gpt-realtime",
+                subprotocols=["realtime", f"openai-insecure-api-key.{CANARY}"]) as ws:  # type: ignore[list-item]
+            assert ws.subprotocol == "realtime"
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            await ws.send(json.dumps({"type": "response.create"}))
+            while json.loads(await ws.recv())["type"] != "rate_limits.updated":
+                pass
+        [conn] = upstream.connections
+        assert conn.handshake is not None and any("openai-insecure-api-key." in p for p in conn.handshake.subprotocols)
+    text = out.read_text()
+    assert_no_secret(text)
+    audio = [line.event for line in load_scenario(out).lines
+             if isinstance(line, ServerLine) and line.label == "response.output_audio.delta"]
+    assert audio and all(set(e["delta"]["$audio"]) == {"bytes", "sha256"} for e in audio if e is not None)
+    assert '"delta": {"$audio": {"bytes": ' in text
+
+
+async def test_a_rejected_handshake_is_recorded_as_the_error_and_the_server_close(tmp_path: Path) -> None:
+    out = tmp_path / "no_model.jsonl"
+    async with FakeRealtimeServer() as upstream, RecordingProxy(upstream.url, out=out) as proxy:
+        async with connect(proxy.url, additional_headers={"Authorization": f"Bearer {CANARY}"}) as ws:
+            event = json.loads(await ws.recv())
+            await ws.wait_closed()
+        assert (ws.close_code, event["error"]["code"]) == (4000, "missing_model")
+    scenario = load_scenario(out)
+    assert scenario.connections[0].model is None
+    assert [line.label for line in scenario.lines] == ["error", "close"]
+    assert scenario.lines[1].close == {"code": 4000, "reason": "invalid_request_error.missing_model"}
+    async with FakeRealtimeServer() as fresh:
+        assert (await replay(scenario, fresh.url)).passed
+    assert_no_secret(out.read_text())
+
+
+async def test_two_client_connections_become_two_named_connections(tmp_path: Path) -> None:
+    out = tmp_path / "two.jsonl"
+    async with FakeRealtimeServer() as upstream, RecordingProxy(upstream.url, out=out) as proxy:
+        headers = {"Authorization": f"Bearer {CANARY}"}
+        async with connect(proxy.url + "?model=gpt-realtime", additional_headers=headers) as first:
+            await first.recv()
+            async with connect(proxy.url + "?model=gpt-realtime-mini&intent=chat",
+                               additional_headers=headers) as second:
+                await second.recv()
+    scenario = load_scenario(out)
+    assert [(c.name, c.model, dict(c.query)) for c in scenario.connections] == [
+        ("main", "gpt-realtime", {}), ("conn2", "gpt-realtime-mini", {"intent": "chat"})]
+    assert {line.conn for line in scenario.lines} == {"main", "conn2"}
+
+
+def test_record_command_proxies_to_a_served_fake_writes_the_file_and_stops_on_sigint(tmp_path: Path) -> None:
+    serve = ServeProcess([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0"], cwd=str(REPO),
+                         env=child_env(PYTHONUNBUFFERED="1"))
+    out = tmp_path / "cli.jsonl"
+    record = None
+    try:
+        upstream = serve.field("url")
+        record = ServeProcess([sys.executable, "-m", "fake_server.cli", "record", "--upstream", upstream,
+                               "--port", "0", "--out", str(out), "--name", "from_cli"], cwd=str(REPO),
+                              env=child_env(PYTHONUNBUFFERED="1"))
+        url = record.field("url")
+        assert url.startswith("ws://127.0.0.1:") and url != upstream
+        from websockets.sync.client import connect as sync_connect
+
+        with sync_connect(url + "?model=gpt-realtime", additional_headers={"Authorization": f"Bearer {CANARY}"}) as ws:
+            assert json.loads(ws.recv())["type"] == "session.created"
+            ws.send(json.dumps({"type": "session.reset", "event_id": "r1"}))
+            assert json.loads(ws.recv())["error"]["param"] == "type"
+        assert record.field("saved") == str(out)
+        code, stderr = record.interrupt()
+        assert code == 0, stderr
+        assert "Traceback" not in stderr
+        stdout = record.rest_of_stdout()
+        assert "stopped" in stdout
+        assert_no_secret(stdout + stderr + out.read_text())
+    finally:
+        if record is not None:
+            record.kill()
+        serve.interrupt()
+    scenario = load_scenario(out)
+    assert scenario.name == "from_cli"
+    assert [line.label for line in scenario.lines] == ["session.created", "session.reset", "error", "close"]
