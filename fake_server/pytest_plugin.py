@@ -9,6 +9,11 @@ At teardown ``realtime_server`` fails the test on what the test did not notice: 
 events it did not declare with ``expect_error``, declared errors that never came, client
 expectations not met (``expect_client``), internal errors of the fake. The marker
 ``@pytest.mark.realtime_allow_errors`` lets a test's errors pass unchecked.
+
+Recorded scenarios (``fake_server.pytest_scenarios``, docs/scenarios.md): scenario files in the
+``realtime_scenarios`` ini directories are collected as tests; ``realtime_scenario`` replays the scenario
+named by ``@pytest.mark.realtime_scenario``; ``realtime_cassette`` records or checks a test's own client
+by ``--realtime-record-mode``; ``realtime_contract`` runs the contract tests (``--realtime-live``).
 """
 
 from __future__ import annotations
