@@ -16,7 +16,7 @@ import copy
 import json
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import speech
 from ._b64 import b64decode, b64encode
@@ -264,6 +264,7 @@ class Session:
         self._buffer_start_ms = 0.0  # where the input buffer starts on that timeline
         self._turn_item_id: str | None = None
         self._configure_vad()
+        self._playback: list[tuple[str, list[Event]]] = []
         self._handlers: dict[str, Callable[[Event], list[Event]]] = {
             "session.update": self._session_update,
             "session.close": self._session_close,
@@ -326,6 +327,10 @@ class Session:
             if "type" not in event:
                 raise RealtimeError("missing_type")
             self.schemas.validate_client_event(event)
+            if self._playback and self._playback[0][0] == event["type"]:
+                played = self._playback.pop(0)[1]
+                self.journal.server(self.clock(), played)
+                return played
             scripted = self.script.intercept(self.index, event)
             out = self._scripted(scripted, client_event_id) if scripted else self._handlers[event["type"]](event)
         except RealtimeError as exc:
@@ -340,6 +345,17 @@ class Session:
         if reply.close is not None:
             self.closing = CloseConnection(*reply.close)
         return out
+
+    def play(self, events: Iterable[Event], *, on: str = "response.create") -> None:
+        """Answer the next valid ``on`` client event with ``events``, sent as they are.
+
+        For fuzzing a client's event handling with generated server streams
+        (``fake_server.strategies.server_streams``): instead of its normal answer, the
+        client event gets exactly these events. They change no state, are not checked
+        against ``schemas/`` (they may be of types the client has never seen) and go in
+        the journal. Queued plays answer in order.
+        """
+        self._playback.append((on, [dict(event) for event in events]))
 
     def next_step(self) -> Outgoing | None:
         """The next batch of streamed events (responses, transcriptions), or ``None``.

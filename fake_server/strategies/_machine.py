@@ -1,0 +1,460 @@
+"""A stateful model of a session: random client operations against a reference conversation.
+
+:class:`SessionMachine` is a hypothesis ``RuleBasedStateMachine``. Its rules create, delete,
+truncate and retrieve items, append, commit and clear input audio, run and cancel responses,
+and send events that break one rule. A plain Python reference model (:class:`Reference`)
+says what each operation must answer and what the conversation must be afterwards. After
+every step the server's conversation must equal the model's: same ids, same order, same
+items; ids unique; errors change nothing.
+
+The machine talks to a server through a :class:`Driver`: :class:`CoreDriver` feeds the
+sans-I/O :class:`~fake_server.session.Session` directly (fast); :class:`SocketDriver` goes
+over a real WebSocket to a :class:`~fake_server.FakeRealtimeServer`.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from ._history import histories
+from ._invalid import PCM_BYTES_PER_MS, ExpectedError, invalid_events
+
+if TYPE_CHECKING:
+    from ..server import FakeRealtimeServer
+    from ..session import Session
+
+Event = dict[str, Any]
+
+#: Manual turn taking: appended audio is never committed, nor answered, behind the model's back.
+MANUAL_TURNS: Event = {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+    "turn_detection": None}}}}
+
+
+class Driver(Protocol):
+    """How the machine reaches a server."""
+
+    def send(self, event: Event) -> list[Event]:
+        """Send one client event; the server events that answer it (streamed ones may follow).
+
+        Drivers leave ``rate_limits.updated`` out: when it comes is the server's business.
+        """
+
+    def until(self, done: Callable[[Event], bool]) -> list[Event]:
+        """Server events up to and including the first for which ``done`` is true."""
+
+    def snapshot(self) -> list[Event]:
+        """The server's conversation now."""
+
+    def close(self) -> None: ...
+
+
+class CoreDriver:
+    """The sans-I/O session, on a frozen clock, checking every server event against ``schemas/``."""
+
+    def __init__(self, seed: int = 1) -> None:
+        from ..protocol.ids import IdGenerator
+        from ..session import Session, SessionLimits
+
+        clock = lambda: 1_790_000_000.0
+        self.session: Session = Session(model="gpt-realtime", ids=IdGenerator(seed, clock), clock=clock,
+                                        limits=SessionLimits(validate_server_events=True))
+        self.session.start()
+        self._pending: list[Event] = []
+
+    def send(self, event: Event) -> list[Event]:
+        return _without_noise(self.session.receive_text(json.dumps(event)))
+
+    def until(self, done: Callable[[Event], bool]) -> list[Event]:
+        out: list[Event] = []
+        while True:
+            if not self._pending:
+                step = self.session.next_step()
+                if step is None:
+                    raise AssertionError(f"the session went quiet before the awaited event; got {_types(out)}")
+                self._pending = list(step.events)
+            event = self._pending.pop(0)
+            if event["type"] == "rate_limits.updated":
+                continue
+            out.append(event)
+            if done(event):
+                return out
+
+    def snapshot(self) -> list[Event]:
+        return self.session.conversation()
+
+    def close(self) -> None:
+        pass
+
+
+class SocketDriver:
+    """A WebSocket client of a running :class:`~fake_server.FakeRealtimeServer` (loopback).
+
+    Synchronises by events, never by sleeping: after each client event it sends a probe
+    (``conversation.item.retrieve`` of an id that is never used) and reads up to the probe's
+    ``error``; everything before it is the answer.
+    """
+
+    PROBE_ID = "__state_machine_probe__"
+
+    def __init__(self, server: FakeRealtimeServer, timeout: float = 5.0) -> None:
+        from websockets.sync.client import connect
+
+        index = len(server.connections)
+        self.ws = connect(server.url + "?model=gpt-realtime", additional_headers={"Authorization": "Bearer sk-test"},
+                          compression=None, open_timeout=timeout)
+        self.timeout = timeout
+        self.connection = server.wait_for_connection_sync(index, timeout=timeout)
+        self._probes = itertools.count(1)
+        first = json.loads(self.ws.recv(timeout=self.timeout))
+        assert first["type"] == "session.created", first
+
+    def _recv(self) -> Event:
+        """The next server event, skipping ``rate_limits.updated`` (its timing is the server's)."""
+        while True:
+            event: Event = json.loads(self.ws.recv(timeout=self.timeout))
+            if event["type"] != "rate_limits.updated":
+                return event
+
+    def send(self, event: Event) -> list[Event]:
+        probe = f"probe_{next(self._probes)}"
+        self.ws.send(json.dumps(event))
+        self.ws.send(json.dumps({"type": "conversation.item.retrieve", "event_id": probe, "item_id": self.PROBE_ID}))
+        out: list[Event] = []
+        while True:
+            got = self._recv()
+            if got["type"] == "error" and got["error"]["event_id"] == probe:
+                return out
+            out.append(got)
+
+    def until(self, done: Callable[[Event], bool]) -> list[Event]:
+        out: list[Event] = []
+        while True:
+            event = self._recv()
+            out.append(event)
+            if done(event):
+                return out
+
+    def snapshot(self) -> list[Event]:
+        return self.connection.conversation()
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def _types(events: list[Event]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+def _without_noise(events: list[Event]) -> list[Event]:
+    return [e for e in events if e["type"] != "rate_limits.updated"]
+
+
+@dataclass
+class Reference:
+    """What the conversation must be: items in order (server shape), audio lengths, buffer size."""
+
+    items: list[Event] = field(default_factory=list)
+    audio_ms: dict[str, float] = field(default_factory=dict)
+    """Milliseconds of assistant output audio per item id."""
+    buffer_bytes: int = 0
+
+    def ids(self) -> list[str]:
+        return [item["id"] for item in self.items]
+
+    def find(self, item_id: str) -> Event | None:
+        return next((item for item in self.items if item["id"] == item_id), None)
+
+    def call_ids(self) -> list[str]:
+        return [item["call_id"] for item in self.items if item["type"] == "function_call"]
+
+    def insert(self, item: Event, previous_item_id: str | None) -> str | None:
+        """Insert like the server; the id of the item now before it."""
+        if previous_item_id is None:
+            index = len(self.items)
+        elif previous_item_id == "root":
+            index = 0
+        else:
+            index = self.ids().index(previous_item_id) + 1
+        self.items.insert(index, item)
+        return self.items[index - 1]["id"] if index else None
+
+
+def _expect_error(events: list[Event], rule_name: str, event: Event, **fields: Any) -> None:
+    expected = ExpectedError.of(rule_name, fields, event)
+    assert len(events) == 1 and expected.matches(events[0]), (
+        f"expected only the error {expected.body()}, got {events}")
+
+
+class SessionMachine(RuleBasedStateMachine):
+    """Random client operations against :class:`Reference`; subclass and set :meth:`make_driver`."""
+
+    def make_driver(self) -> Driver:
+        return CoreDriver()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.driver = self.make_driver()
+        self.model = Reference()
+        self.numbers = itertools.count(1)
+        answer = self.driver.send(MANUAL_TURNS)
+        assert _types(answer) == ["session.updated"], answer
+
+    def teardown(self) -> None:
+        self.driver.close()
+
+    def _event_id(self) -> str:
+        return f"sm_{next(self.numbers)}"
+
+    # -- items -------------------------------------------------------------------------------
+    @rule(data=st.data())
+    def create(self, data: st.DataObject) -> None:
+        """conversation.item.create: append, at the root, after an item, or after an unknown id."""
+        model = self.model
+        if len(model.call_ids()) > 0 and data.draw(st.booleans(), label="tool output"):
+            item: Event = {"type": "function_call_output", "call_id": data.draw(st.sampled_from(model.call_ids())),
+                           "output": data.draw(st.text(max_size=8))}
+        else:
+            item = copy.deepcopy(data.draw(histories(min_items=1, max_items=1, tool_calls=False, ids=False)).items[0])
+            if data.draw(st.integers(0, 3), label="call") == 0:
+                item = {"type": "function_call", "name": "lookup", "arguments": "{}"}
+                if data.draw(st.booleans(), label="client call id"):
+                    item["call_id"] = f"call_{next(self.numbers)}"
+        if data.draw(st.booleans(), label="client id"):
+            item["id"] = f"cli_{next(self.numbers)}"
+        where = data.draw(st.sampled_from(["append", "root", "after", "unknown"]), label="where")
+        event: Event = {"type": "conversation.item.create", "event_id": self._event_id(), "item": item}
+        previous: str | None = None
+        if where == "root":
+            event["previous_item_id"] = previous = "root"
+        elif where == "after" and model.items:
+            event["previous_item_id"] = previous = data.draw(st.sampled_from(model.ids()), label="after")
+        elif where == "unknown":
+            event["previous_item_id"] = "nowhere"
+        answer = self.driver.send(event)
+        if where == "unknown":
+            _expect_error(answer, "item_create_invalid_previous_item_id", event, previous_item_id="nowhere")
+            return
+        assert _types(answer) == ["conversation.item.added", "conversation.item.done"], answer
+        added = answer[0]["item"]
+        expected = _server_shape(item, added)
+        assert added == expected == answer[1]["item"], (added, expected)
+        echoed_previous = model.insert(expected, previous)
+        assert answer[0]["previous_item_id"] == echoed_previous, (answer[0], echoed_previous)
+
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        item_id = self._pick_id(data)
+        event = {"type": "conversation.item.delete", "event_id": self._event_id(), "item_id": item_id}
+        answer = self.driver.send(event)
+        if self.model.find(item_id) is None:
+            _expect_error(answer, "item_delete_invalid_item_id", event, item_id=item_id)
+            return
+        assert answer == [{"type": "conversation.item.deleted", "event_id": answer[0]["event_id"],
+                           "item_id": item_id}], answer
+        self.model.items.remove(self.model.find(item_id))  # type: ignore[arg-type]
+
+    @rule(data=st.data())
+    def retrieve(self, data: st.DataObject) -> None:
+        item_id = self._pick_id(data)
+        event = {"type": "conversation.item.retrieve", "event_id": self._event_id(), "item_id": item_id}
+        answer = self.driver.send(event)
+        found = self.model.find(item_id)
+        if found is None:
+            _expect_error(answer, "item_retrieve_invalid_item_id", event, item_id=item_id)
+            return
+        assert _types(answer) == ["conversation.item.retrieved"], answer
+        item = copy.deepcopy(answer[0]["item"])
+        for part in item.get("content", []):
+            part.pop("audio", None)  # retrieve adds the audio bytes
+        assert item == found, (item, found)
+
+    @rule(data=st.data())
+    def truncate(self, data: st.DataObject) -> None:
+        model = self.model
+        audio_items = [i for i in model.ids() if model.audio_ms.get(i)]
+        if len(audio_items) > 0 and data.draw(st.booleans(), label="audio item"):
+            item_id = data.draw(st.sampled_from(audio_items))
+        else:
+            item_id = self._pick_id(data)
+        end = data.draw(st.integers(0, 3000), label="audio_end_ms")
+        event = {"type": "conversation.item.truncate", "event_id": self._event_id(), "item_id": item_id,
+                 "content_index": 0, "audio_end_ms": end}
+        answer = self.driver.send(event)
+        found = model.find(item_id)
+        if found is None:
+            _expect_error(answer, "item_truncate_invalid_item_id", event, item_id=item_id)
+            return
+        actual = model.audio_ms.get(item_id, 0.0)
+        if not actual or found.get("role") != "assistant":
+            _expect_error(answer, "truncate_not_audio", event)
+            return
+        if end > actual:
+            _expect_error(answer, "truncate_too_long", event, actual_ms=int(actual), audio_end_ms=end)
+            return
+        assert _types(answer) == ["conversation.item.truncated"], answer
+        found["content"][0]["transcript"] = ""
+        kept = end * PCM_BYTES_PER_MS // 2 * 2
+        model.audio_ms[item_id] = kept / PCM_BYTES_PER_MS
+
+    def _pick_id(self, data: st.DataObject) -> str:
+        if self.model.items and data.draw(st.integers(0, 3), label="known id") > 0:
+            return data.draw(st.sampled_from(self.model.ids()), label="item id")
+        return data.draw(st.sampled_from(["nope", "item_missing", "msg_0"]), label="unknown id")
+
+    # -- input audio -------------------------------------------------------------------------
+    @rule(ms=st.integers(1, 120))
+    def append(self, ms: int) -> None:
+        nbytes = ms * PCM_BYTES_PER_MS
+        audio = base64.b64encode(b"\x00\x08" * (nbytes // 2)).decode()
+        answer = self.driver.send({"type": "input_audio_buffer.append", "audio": audio})
+        assert answer == [], answer
+        self.model.buffer_bytes += nbytes
+
+    @rule()
+    def commit(self) -> None:
+        model = self.model
+        event = {"type": "input_audio_buffer.commit", "event_id": self._event_id()}
+        answer = self.driver.send(event)
+        buffered = model.buffer_bytes / PCM_BYTES_PER_MS
+        if buffered < 100:
+            _expect_error(answer, "input_audio_buffer_commit_empty", event, buffered_ms=buffered)
+            return
+        assert _types(answer) == ["input_audio_buffer.committed", "conversation.item.added",
+                                  "conversation.item.done"], answer
+        item_id = answer[0]["item_id"]
+        assert answer[0]["previous_item_id"] == (model.ids()[-1] if model.items else None)
+        expected = {"id": item_id, "type": "message", "status": "completed", "role": "user",
+                    "content": [{"type": "input_audio", "transcript": None}]}
+        assert answer[1]["item"] == expected == answer[2]["item"], answer
+        model.insert(expected, None)
+        model.buffer_bytes = 0
+
+    @rule()
+    def clear(self) -> None:
+        answer = self.driver.send({"type": "input_audio_buffer.clear"})
+        assert _types(answer) == ["input_audio_buffer.cleared"], answer
+        self.model.buffer_bytes = 0
+
+    # -- responses ---------------------------------------------------------------------------
+    @rule(data=st.data())
+    def response(self, data: st.DataObject) -> None:
+        """response.create, run to its end; its outputs are appended (out of band: nothing is)."""
+        request: Event = {"output_modalities": [data.draw(st.sampled_from(["audio", "text"]), label="modality")]}
+        in_conversation = data.draw(st.integers(0, 3), label="out of band") > 0
+        if not in_conversation:
+            request["conversation"] = "none"
+        answer = self.driver.send({"type": "response.create", "event_id": self._event_id(), "response": request})
+        created = [e for e in answer if e["type"] == "response.created"]
+        assert len(created) == 1, answer
+        response_id = created[0]["response"]["id"]
+        events = answer + self._until_done(answer, response_id)
+        self._apply_response(events, response_id, in_conversation, "completed")
+
+    @rule()
+    def cancel_idle(self) -> None:
+        event = {"type": "response.cancel", "event_id": self._event_id()}
+        _expect_error(self.driver.send(event), "response_cancel_not_active", event)
+
+    @rule()
+    def response_then_cancel(self) -> None:
+        """response.create then response.cancel at once: cancelled, or (over a socket) done first."""
+        create = {"type": "response.create", "event_id": self._event_id()}
+        answer = self.driver.send(create)
+        response_id = next(e for e in answer if e["type"] == "response.created")["response"]["id"]
+        cancel = {"type": "response.cancel", "event_id": self._event_id()}
+        events = answer + self.driver.send(cancel)
+        done = [e for e in events if e["type"] == "response.done"]
+        if not done:
+            events += self._until_done(events, response_id)
+        final = next(e for e in events if e["type"] == "response.done")
+        status = final["response"]["status"]
+        errors = [e for e in events if e["type"] == "error"]
+        if status == "cancelled":
+            assert not errors, errors
+            assert final["response"]["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+        else:  # the response had finished before the cancel arrived
+            assert status == "completed", final
+            expected = ExpectedError.of("response_cancel_not_active", {}, cancel)
+            assert len(errors) == 1 and expected.matches(errors[0]), errors
+        self._apply_response([e for e in events if e["type"] != "error"], response_id, True, status)
+
+    def _until_done(self, seen: list[Event], response_id: str) -> list[Event]:
+        if any(e["type"] == "response.done" and e["response"]["id"] == response_id for e in seen):
+            return []
+        return self.driver.until(lambda e: e["type"] == "response.done" and e["response"]["id"] == response_id)
+
+    def _apply_response(self, events: list[Event], response_id: str, in_conversation: bool, status: str) -> None:
+        model = self.model
+        events = _without_noise(events)
+        mine = [e for e in events if e.get("response_id") == response_id or e["type"].startswith("conversation.")
+                or e.get("response", {}).get("id") == response_id]
+        added = [e for e in mine if e["type"] == "conversation.item.added"]
+        done = [e for e in mine if e["type"] == "conversation.item.done"]
+        if not in_conversation:
+            assert not added and not done, _types(mine)
+            return
+        assert len(added) == len(done), _types(mine)
+        for add, finished in zip(added, done):
+            assert add["previous_item_id"] == (model.ids()[-1] if model.items else None), add
+            item = finished["item"]
+            model.insert(item, None)
+            audio = b"".join(base64.b64decode(e["delta"]) for e in mine if e["type"] == "response.output_audio.delta"
+                             and e["item_id"] == item["id"])
+            if audio:
+                model.audio_ms[item["id"]] = len(audio) / PCM_BYTES_PER_MS
+        final = next(e for e in mine if e["type"] == "response.done")
+        assert final["response"]["status"] == status, final
+        assert [o["id"] for o in final["response"]["output"]] == [d["item"]["id"] for d in done]
+
+    # -- invalid events ----------------------------------------------------------------------
+    @rule(case=invalid_events(kinds=("schema",), max_items=0))
+    def invalid(self, case: Any) -> None:
+        before = self.driver.snapshot()
+        answer = self.driver.send(case.event)
+        assert len(answer) == 1 and case.error.matches(answer[0]), (case, answer)
+        assert self.driver.snapshot() == before
+
+    # -- invariants --------------------------------------------------------------------------
+    @invariant()
+    def same_conversation(self) -> None:
+        actual = self.driver.snapshot()
+        assert actual == self.model.items, f"server {actual}\nmodel  {self.model.items}"
+
+    @invariant()
+    def ids_unique(self) -> None:
+        ids = self.model.ids()
+        assert len(ids) == len(set(ids)), ids
+
+
+def _server_shape(sent: Event, echoed: Event) -> Event:
+    """How the server must show a client item; minted ids (item, call) are taken from the echo."""
+    kind = sent["type"]
+    head: Event = {"id": sent.get("id") or echoed["id"], "type": kind, "status": "completed"}
+    if kind == "function_call":
+        return {**head, "name": sent["name"], "call_id": sent.get("call_id") or echoed["call_id"],
+                "arguments": sent["arguments"]}
+    if kind == "function_call_output":
+        return {**head, "call_id": sent["call_id"], "output": sent["output"]}
+    content = [{"type": "input_audio", "transcript": p.get("transcript")} if p["type"] == "input_audio"
+               else {"type": p["type"], "text": p["text"]} for p in sent["content"]]
+    return {**head, "role": sent["role"], "content": content}
+
+
+def socket_machine(server: FakeRealtimeServer) -> type[SessionMachine]:
+    """:class:`SessionMachine` over a real WebSocket to ``server`` (run its ``TestCase``)."""
+
+    class SocketSessionMachine(SessionMachine):
+        def make_driver(self) -> Driver:
+            return SocketDriver(server)
+
+    return SocketSessionMachine
+

@@ -1,0 +1,318 @@
+"""Server event streams for fuzzing a client's event handling.
+
+A stream is one or more responses in the live GA order (FACTS §5.6): ``response.created``,
+each output item opened (``response.output_item.added``, ``conversation.item.added``), its
+deltas split at random places (audio and transcript deltas interleaved), its ``.done`` events,
+``response.done``, then ``rate_limits.updated``. Between any two events the stream may carry
+extra ``rate_limits.updated``, ``error`` events and event types the client has never seen
+(the live service adds types over time; a robust client ignores them).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+
+from ..protocol.ids import IdGenerator
+from ..protocol.rules import ERRORS
+from ._schema import expected_error
+
+Event = dict[str, Any]
+
+_KEEP_OPEN_ERRORS = ("item_delete_invalid_item_id", "item_retrieve_invalid_item_id", "response_cancel_not_active",
+                     "invalid_tool_call_id", "conversation_already_has_active_response", "unknown_parameter",
+                     "input_audio_buffer_commit_empty", "cannot_update_voice")
+_SAMPLE_FIELDS: dict[str, Any] = {"item_id": "item_123", "call_id": "call_123", "response_id": "resp_123",
+                                  "path": "session.x", "buffered_ms": 40.0}
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output item of a response, as a correct client ends up seeing it."""
+
+    item_id: str
+    kind: str
+    """``text``, ``audio`` or ``function_call``."""
+    status: str
+    text: str = ""
+    """The text (``text``), the transcript (``audio``) or the arguments (``function_call``)."""
+    audio: bytes = b""
+    name: str = ""
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one response ended."""
+
+    response_id: str
+    status: str
+    outputs: tuple[Output, ...]
+    in_conversation: bool
+
+
+@dataclass(frozen=True, repr=False)
+class ServerStream:
+    """Server events in order, and what a correct client makes of them."""
+
+    events: tuple[Event, ...]
+    responses: tuple[Outcome, ...]
+    errors: tuple[dict[str, Any], ...] = field(default=())
+    """The ``error`` objects of the stream's error events, in order."""
+    unknown_types: tuple[str, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        return f"ServerStream({[e['type'] for e in self.events]!r})"
+
+    def frames(self) -> list[str]:
+        """The events as WebSocket text frames."""
+        return [json.dumps(event) for event in self.events]
+
+    def known_events(self) -> list[Event]:
+        """The events of documented types (all but the unknown future ones)."""
+        unknown = set(self.unknown_types)
+        return [copy.deepcopy(e) for e in self.events if e["type"] not in unknown]
+
+
+def _chunks(draw: st.DrawFn, data: Any, step: int = 1) -> list[Any]:
+    """``data`` cut at random places into non-empty pieces (cuts on multiples of ``step``)."""
+    if not data:
+        return []
+    slots = len(data) // step
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, slots - 1)), max_size=min(6, max(0, slots - 1))))) \
+        if slots > 1 else []
+    bounds = [0, *[c * step for c in cuts], len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _usage(draw: st.DrawFn) -> dict[str, Any]:
+    text_in, audio_in = draw(st.integers(0, 500)), draw(st.integers(0, 500))
+    cached_text = draw(st.integers(0, text_in)) // 64 * 64
+    text_out, audio_out = draw(st.integers(0, 300)), draw(st.integers(0, 300))
+    return {
+        "total_tokens": text_in + audio_in + text_out + audio_out,
+        "input_tokens": text_in + audio_in,
+        "output_tokens": text_out + audio_out,
+        "input_token_details": {"text_tokens": text_in, "audio_tokens": audio_in, "image_tokens": 0,
+                                "cached_tokens": cached_text,
+                                "cached_tokens_details": {"text_tokens": cached_text, "audio_tokens": 0,
+                                                          "image_tokens": 0}},
+        "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out},
+    }
+
+
+class _Builder:
+    def __init__(self, ids: IdGenerator, conversation_id: str) -> None:
+        self.ids = ids
+        self.conversation_id = conversation_id
+        self.events: list[Event] = []
+        self.last_item: str | None = None
+
+    def emit(self, type_: str, **payload: Any) -> None:
+        event: Event = {"type": type_, "event_id": self.ids.new("event")}
+        event.update(copy.deepcopy(payload))
+        self.events.append(event)
+
+
+@st.composite
+def _response(draw: st.DrawFn, b: _Builder, modalities: Sequence[str], tool_calls: bool,
+              text: st.SearchStrategy[str]) -> Outcome:
+    ids = b.ids
+    response_id = ids.new("resp")
+    in_conversation = draw(st.booleans()) if draw(st.integers(0, 3)) == 0 else True
+    modality = draw(st.sampled_from(list(modalities)))
+    status = draw(st.sampled_from(["completed", "completed", "cancelled", "incomplete", "failed"]))
+    response: dict[str, Any] = {
+        "object": "realtime.response", "id": response_id, "status": "in_progress", "status_details": None,
+        "output": [], "conversation_id": b.conversation_id if in_conversation else None,
+        "output_modalities": [modality], "max_output_tokens": "inf",
+        "audio": {"output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy"}},
+        "usage": None, "metadata": None,
+    }
+    b.emit("response.created", response=response)
+    kinds = ["message"] + (["function_call"] if tool_calls else [])
+    plan = [] if status == "failed" else draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=2))
+    outputs: list[Output] = []
+    done_items: list[dict[str, Any]] = []
+    for index, kind in enumerate(plan):
+        cut_short = status in ("cancelled", "incomplete") and index == len(plan) - 1
+        item_status = "incomplete" if cut_short else "completed"
+        item_id = ids.new("item")
+        if kind == "message":
+            audio = modality == "audio"
+            item: dict[str, Any] = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
+                                    "content": []}
+            full = draw(text)
+            said = full[:draw(st.integers(0, len(full)))] if cut_short else full
+            pcm = draw(st.binary(max_size=96)) if audio else b""
+            pcm = pcm[: len(pcm) // 2 * 2]  # whole PCM16 samples
+            where = {"response_id": response_id, "item_id": item_id, "output_index": index, "content_index": 0}
+            _open(b, response_id, index, item, in_conversation)
+            b.emit("response.content_part.added", **where,
+                   part={"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""})
+            words = _chunks(draw, said)
+            if audio:
+                sound = _chunks(draw, pcm, 2)
+                order = draw(st.permutations([0] * len(words) + [1] * len(sound)))
+                wi = si = 0
+                for which in order:
+                    if which == 0:
+                        b.emit("response.output_audio_transcript.delta", **where, delta=words[wi],
+                               obfuscation=ids.obfuscation())
+                        wi += 1
+                    else:
+                        b.emit("response.output_audio.delta", **where,
+                               delta=base64.b64encode(sound[si]).decode())
+                        si += 1
+                b.emit("response.output_audio.done", **where)
+                b.emit("response.output_audio_transcript.done", **where, transcript=said)
+                b.emit("response.content_part.done", **where, part={"type": "audio", "transcript": said})
+                item["content"] = [{"type": "output_audio", "transcript": said}]
+            else:
+                for word in words:
+                    b.emit("response.output_text.delta", **where, delta=word, obfuscation=ids.obfuscation())
+                b.emit("response.output_text.done", **where, text=said)
+                b.emit("response.content_part.done", **where, part={"type": "text", "text": said})
+                item["content"] = [{"type": "output_text", "text": said}]
+            outputs.append(Output(item_id, "audio" if audio else "text", item_status, said, pcm))
+        else:
+            name = draw(st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True))
+            call_id = ids.call_id()
+            arguments = json.dumps(draw(st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+                                                        st.integers(-99, 99) | text, max_size=3)))
+            if cut_short:
+                arguments = arguments[:draw(st.integers(0, len(arguments)))]
+            item = {"id": item_id, "type": "function_call", "status": "in_progress", "name": name,
+                    "call_id": call_id, "arguments": ""}
+            _open(b, response_id, index, item, in_conversation)
+            where = {"response_id": response_id, "item_id": item_id, "output_index": index, "call_id": call_id}
+            for delta in _chunks(draw, arguments):
+                b.emit("response.function_call_arguments.delta", **where, delta=delta)
+            b.emit("response.function_call_arguments.done", **where, name=name, arguments=arguments)
+            item["arguments"] = arguments
+            outputs.append(Output(item_id, "function_call", item_status, arguments, name=name, call_id=call_id))
+        item["status"] = item_status
+        if in_conversation:
+            b.emit("conversation.item.done", previous_item_id=item.get("_previous"), item=_clean(item))
+        b.emit("response.output_item.done", response_id=response_id, output_index=index, item=_clean(item))
+        done_items.append(_clean(item))
+    details: dict[str, Any] | None = None
+    if status == "cancelled":
+        details = {"type": "cancelled", "reason": draw(st.sampled_from(["client_cancelled", "turn_detected"]))}
+    elif status == "incomplete":
+        details = {"type": "incomplete", "reason": draw(st.sampled_from(["max_output_tokens", "content_filter"]))}
+    elif status == "failed":
+        rule = ERRORS["server_error"]
+        details = {"type": "failed", "error": {"type": rule.type, "code": rule.code,
+                                               "message": rule.message.format(session_id=ids.new("sess"))}}
+    b.emit("response.done", response={**response, "status": status, "status_details": details,
+                                      "output": done_items, "usage": _usage(draw)})
+    if draw(st.integers(0, 4)) > 0:  # live: right after response.done
+        b.emit("rate_limits.updated", rate_limits=[_rate_limit(draw)])
+    return Outcome(response_id, status, tuple(outputs), in_conversation)
+
+
+def _open(b: _Builder, response_id: str, index: int, item: dict[str, Any], in_conversation: bool) -> None:
+    b.emit("response.output_item.added", response_id=response_id, output_index=index, item=item)
+    if in_conversation:
+        item["_previous"] = b.last_item
+        b.emit("conversation.item.added", previous_item_id=b.last_item, item=_clean(item))
+        b.last_item = item["id"]
+
+
+def _clean(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in item.items() if not k.startswith("_")}
+
+
+def _rate_limit(draw: st.DrawFn) -> dict[str, Any]:
+    limit = draw(st.sampled_from([40000, 15000000]))
+    return {"name": "tokens", "limit": limit, "remaining": draw(st.integers(0, limit)),
+            "reset_seconds": draw(st.floats(0, 60, allow_nan=False))}
+
+
+def _error_body(draw: st.DrawFn) -> dict[str, Any]:
+    rule = draw(st.sampled_from(_KEEP_OPEN_ERRORS))
+    type_, code, message, param = expected_error(rule, {**_SAMPLE_FIELDS, "path": "session.x_unknown_field"})
+    event_id = draw(st.none() | st.from_regex(r"evt_[a-z0-9]{1,8}", fullmatch=True))
+    return {"type": type_, "code": code, "message": message, "param": param, "event_id": event_id}
+
+
+def unknown_event_types(known: Collection[str] = ()) -> st.SearchStrategy[str]:
+    """Event types the GA service does not send today (``response.output_video.delta``...)."""
+    word = st.from_regex(r"[a-z][a-z_]{1,10}", fullmatch=True)
+    return st.builds(lambda a, b: f"{a}.{b}", word, word).filter(lambda t: t not in known)
+
+
+@st.composite
+def server_streams(
+    draw: st.DrawFn,
+    *,
+    min_responses: int = 1,
+    max_responses: int = 3,
+    modalities: Sequence[str] = ("audio", "text"),
+    tool_calls: bool = True,
+    rate_limits: bool = True,
+    errors: bool = True,
+    unknown_events: bool = True,
+    text: st.SearchStrategy[str] | None = None,
+) -> ServerStream:
+    """Server event streams: responses in the live order, with noise in between.
+
+    :param min_responses: / ``max_responses``: how many responses, one after the other.
+    :param modalities: ``audio`` (audio and transcript deltas, interleaved) and/or ``text``.
+    :param tool_calls: responses may call functions (argument deltas).
+    :param rate_limits: extra ``rate_limits.updated`` anywhere (one usually follows ``response.done``).
+    :param errors: ``error`` events anywhere, with live codes and messages.
+    :param unknown_events: events of types the client does not know, anywhere.
+    :param text: strategy for the model's texts (default: short unicode text).
+
+    Responses end ``completed``, ``cancelled`` or ``incomplete`` (the last output cut short,
+    status ``incomplete``) or ``failed`` (no outputs, the live ``server_error`` details). Some are
+    out of band (``conversation_id`` null, no ``conversation.item.*``).
+    """
+    from ..protocol.schema import load_schemas
+
+    text = st.text(max_size=24) if text is None else text
+    ids = IdGenerator(draw(st.integers(0, 2**32)))
+    b = _Builder(ids, ids.new("conv"))
+    outcomes = [draw(_response(b, modalities, tool_calls, text))
+                for _ in range(draw(st.integers(min_responses, max_responses)))]
+    events = b.events
+    kinds = [k for k, on in (("rate", rate_limits), ("error", errors), ("unknown", unknown_events)) if on]
+    extras: list[tuple[int, Event]] = []
+    known = _server_types(load_schemas())
+    if kinds:
+        for kind in draw(st.lists(st.sampled_from(kinds), max_size=4)):
+            at = draw(st.integers(0, len(events)))
+            event_id = ids.new("event")
+            if kind == "rate":
+                extras.append((at, {"type": "rate_limits.updated", "event_id": event_id,
+                                    "rate_limits": [_rate_limit(draw)]}))
+            elif kind == "error":
+                extras.append((at, {"type": "error", "event_id": event_id, "error": _error_body(draw)}))
+            else:
+                extras.append((at, {"type": draw(unknown_event_types(known)), "event_id": event_id,
+                                    "payload": draw(st.dictionaries(st.from_regex(r"[a-z]{1,5}", fullmatch=True),
+                                                                    st.integers() | st.text(max_size=5),
+                                                                    max_size=2))}))
+    for at, event in sorted(extras, key=lambda pair: pair[0], reverse=True):
+        events.insert(at, event)
+    unknown = tuple(e["type"] for _, e in extras if e["type"] not in known)
+    errs = tuple(e["error"] for e in events if e["type"] == "error")
+    return ServerStream(tuple(events), tuple(outcomes), errs, unknown)
+
+
+def _server_types(schemas: Any) -> frozenset[str]:
+    index = schemas.document("server_events.json")
+    types = set()
+    for ref in index["oneOf"]:
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        types.add(name.removesuffix(".json"))
+    return frozenset(types)

@@ -1,0 +1,342 @@
+"""The properties of issue 5, proven over the sans-I/O core with ``fake_server.strategies``."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _core import drain, make_session, send
+from _live_verdicts import WRONG_CONTENT_TYPES
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from fake_server.protocol.schema import Schemas, load_schemas, schemas_root
+from fake_server.strategies import (
+    History,
+    InvalidEvent,
+    SchemaWalker,
+    ServerStream,
+    SessionMachine,
+    client_events,
+    histories,
+    invalid_events,
+    invalid_items,
+    server_streams,
+)
+from fake_server.strategies._invalid import wrong_part_type_error
+
+
+def quick(examples: int) -> settings:
+    """Deterministic and quick: the suite's budget for these properties is a few seconds each."""
+    return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def load(history: History) -> Any:
+    session = make_session()
+    for event, previous in zip(history.events(), history.previous or [None] * len(history)):
+        answer = send(session, event)
+        assert [e["type"] for e in answer] == ["conversation.item.added", "conversation.item.done"], answer
+        if history.previous:
+            assert answer[0]["previous_item_id"] == previous
+    return session
+
+
+def state(session: Any) -> tuple[Any, ...]:
+    return (session.conversation(), json.dumps(session.config), bytes(session.input_audio), session.active_response)
+
+
+# --- histories ---------------------------------------------------------------------------------
+@quick(60)
+@given(histories())
+def test_the_fake_accepts_every_history_and_its_snapshot_is_the_history(history: History) -> None:
+    session = load(history)
+    assert session.conversation() == history.snapshot()
+    assert history.matches(session.conversation())
+
+
+@quick(30)
+@given(histories(ids=False, max_items=5))
+def test_histories_without_client_ids_match_whatever_ids_the_server_gave(history: History) -> None:
+    session = load(history)
+    assert history.matches(session.conversation(), ids=False)
+    assert all(item["id"].startswith("item_") for item in session.conversation())
+
+
+@quick(60)
+@given(histories(roles=("user",), audio=False, tool_calls=False, min_items=2, max_items=4, extras=False))
+def test_history_options_are_obeyed(history: History) -> None:
+    assert 2 <= len(history) <= 4
+    for item in history.items:
+        assert item["role"] == "user" and set(item) == {"id", "type", "role", "content"}
+        assert {part["type"] for part in item["content"]} == {"input_text"}
+
+
+@quick(60)
+@given(histories(any_order=True, min_items=3))
+def test_out_of_order_loads_use_previous_item_id_and_keep_tool_outputs_after_their_calls(history: History) -> None:
+    sent = [event["item"]["id"] for event in history.events()]
+    for index, item in enumerate(history.items):
+        if item["type"] == "function_call_output":
+            call = next(i for i in history.items if i["type"] == "function_call" and i["call_id"] == item["call_id"])
+            assert sent.index(call["id"]) < sent.index(item["id"])
+    assert sorted(sent) == sorted(history.item_ids())
+
+
+def test_a_wrong_history_does_not_match() -> None:
+    history = histories(min_items=1).example()
+    snapshot = history.snapshot()
+    snapshot[0]["status"] = "incomplete"
+    assert not history.matches(snapshot)
+    assert not history.matches(history.snapshot()[1:] if len(history) > 1 else [])
+
+
+def test_histories_reject_impossible_options() -> None:
+    with pytest.raises(ValueError):
+        histories(roles=("tool",)).example()
+    with pytest.raises(ValueError):
+        histories(min_items=3, max_items=2).example()
+
+
+def test_chat_messages_are_the_chat_completions_shape() -> None:
+    history = History(
+        items=({"id": "msg_001", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+               {"id": "fc_002", "type": "function_call", "name": "f", "call_id": "c1", "arguments": "{}"},
+               {"id": "fco_003", "type": "function_call_output", "call_id": "c1", "output": "ok"}),
+        load=(), previous=(), expected=())
+    assert history.chat_messages() == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+    ]
+
+
+# --- invalid events --------------------------------------------------------------------------------
+def check_rejected(case: InvalidEvent) -> None:
+    session = load(case.history)
+    for event in case.setup:
+        assert all(e["type"] != "error" for e in send(session, event))
+    before = state(session)
+    answer = send(session, case.event)
+    assert answer == [{"type": "error", "event_id": answer[0]["event_id"], "error": case.error.body()}], (case, answer)
+    assert drain(session) == []
+    assert state(session) == before
+
+
+@quick(100)
+@given(invalid_events(max_items=3))
+def test_the_fake_rejects_every_invalid_event_with_exactly_the_attached_error(case: InvalidEvent) -> None:
+    check_rejected(case)
+
+
+@quick(60)
+@given(invalid_items(max_items=3))
+def test_the_fake_rejects_every_invalid_item_with_exactly_the_attached_error(case: InvalidEvent) -> None:
+    assert case.event["type"] == "conversation.item.create"
+    check_rejected(case)
+
+
+@quick(100)
+@given(invalid_events(kinds=("schema",), max_items=0))
+def test_schema_breaks_of_every_event_type_get_the_attached_error(case: InvalidEvent) -> None:
+    check_rejected(case)
+
+
+@pytest.mark.parametrize(("role", "part_type", "message"), WRONG_CONTENT_TYPES)
+def test_wrong_part_types_carry_the_live_verdict_table_wording(role: str, part_type: str, message: str) -> None:
+    """The expected errors are built from the schema and the rules table; FACTS §5.3 has the live texts."""
+    event = {"type": "conversation.item.create", "event_id": "e1", "item": {
+        "type": "message", "role": role, "content": [{"type": part_type, "text": "hi"}]}}
+    assert wrong_part_type_error(role, part_type, 0, event).body() == {
+        "type": "invalid_request_error", "code": "invalid_value", "message": message,
+        "param": "item.content[0].type", "event_id": "e1"}
+
+
+def test_breakages_cover_every_kind_of_schema_rule() -> None:
+    walker = SchemaWalker()
+    rules: set[str] = set()
+    for event_type in walker.event_schemas:
+        @quick(40)
+        @given(walker.event_strategy(event_type))
+        def each(event: dict[str, Any]) -> None:
+            rules.update(b.rule for b in walker.breakages(event))
+
+        each()
+    assert {"missing_type", "missing_required_parameter", "unknown_parameter", "invalid_value", "invalid_type",
+            "integer_below_min_value", "integer_above_max_value", "decimal_below_min_value",
+            "string_above_max_length"} <= rules
+
+
+# --- valid client events from the schemas --------------------------------------------------------
+@quick(300)
+@given(client_events())
+def test_generated_client_events_satisfy_the_schemas(event: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    schemas = load_schemas()
+    schemas.validate_client_event(event)  # the fake's compiled validator: raises the live error otherwise
+    registry = Registry().with_resources((uri, Resource.from_contents(doc)) for uri, doc in schemas.documents.items())
+    Draft202012Validator(schemas.document("client_events.json"), registry=registry).validate(event)
+
+
+def test_every_client_event_type_is_generated() -> None:
+    seen: set[str] = set()
+
+    @quick(300)
+    @given(client_events())
+    def collect(event: dict[str, Any]) -> None:
+        seen.add(event["type"])
+
+    collect()
+    assert seen == set(load_schemas().client_event_types)
+
+
+def test_a_field_added_to_a_schema_is_generated_and_broken_without_new_code(tmp_path: Path) -> None:
+    shutil.copytree(schemas_root(), tmp_path / "schemas")
+    path = tmp_path / "schemas" / "ga" / "client" / "response.cancel.json"
+    doc = json.loads(path.read_text())
+    doc["properties"]["priority"] = {"type": "string", "enum": ["low", "high"]}
+    doc["required"].append("priority")
+    path.write_text(json.dumps(doc))
+    walker = SchemaWalker(Schemas(root=tmp_path / "schemas"))
+
+    @quick(30)
+    @given(client_events(["response.cancel"], walker=walker))
+    def generated(event: dict[str, Any]) -> None:
+        assert event["priority"] in ("low", "high")
+        walker.schemas.validate_client_event(event)
+        by_path = {(b.rule, b.fields["path"]) for b in walker.breakages(event)}
+        assert ("missing_required_parameter", "priority") in by_path
+        assert ("invalid_value", "priority") in by_path
+
+    generated()
+
+
+def test_client_events_refuse_unknown_types() -> None:
+    with pytest.raises(ValueError):
+        client_events(["ping"])
+
+
+# --- server streams ------------------------------------------------------------------------------
+@quick(40)
+@given(server_streams(max_responses=2))
+def test_server_streams_validate_and_keep_the_live_order(stream: ServerStream) -> None:
+    schemas = load_schemas()
+    for event in stream.known_events():
+        schemas.check_server_event(event)
+    known = [e for e in stream.known_events() if e["type"] not in ("rate_limits.updated", "error")]
+    for outcome in stream.responses:
+        mine = [e for e in known if outcome.response_id in (e.get("response_id"), e.get("response", {}).get("id"))]
+        assert mine[0]["type"] == "response.created" and mine[-1]["type"] == "response.done"
+        assert mine[-1]["response"]["status"] == outcome.status
+        for output in outcome.outputs:
+            deltas = [e for e in mine if e.get("item_id") == output.item_id and e["type"].endswith(".delta")]
+            text = "".join(e["delta"] for e in deltas if e["type"] != "response.output_audio.delta")
+            assert text == output.text
+            audio = b"".join(__import__("base64").b64decode(e["delta"]) for e in deltas
+                             if e["type"] == "response.output_audio.delta")
+            assert audio == output.audio
+            done = next(e for e in mine if e["type"] == "response.output_item.done" and e["item"]["id"] == output.item_id)
+            assert done["item"]["status"] == output.status
+    assert [e["error"] for e in stream.events if e["type"] == "error"] == list(stream.errors)
+
+
+def test_server_stream_options_turn_the_noise_off() -> None:
+    @quick(40)
+    @given(server_streams(rate_limits=False, errors=False, unknown_events=False, modalities=("text",),
+                          tool_calls=False))
+    def quiet(stream: ServerStream) -> None:
+        types = {e["type"] for e in stream.events}
+        assert not stream.unknown_types and not stream.errors
+        assert "response.output_audio.delta" not in types and "response.function_call_arguments.delta" not in types
+        assert all(t.startswith(("response.", "conversation.", "rate_limits.")) for t in types)
+
+    quiet()
+
+
+def test_server_streams_carry_unknown_types_errors_and_extra_rate_limits() -> None:
+    seen: dict[str, int] = {"unknown": 0, "error": 0, "cancelled": 0, "failed": 0, "interleaved": 0}
+
+    @quick(100)
+    @given(server_streams())
+    def collect(stream: ServerStream) -> None:
+        seen["unknown"] += bool(stream.unknown_types)
+        seen["error"] += bool(stream.errors)
+        seen["cancelled"] += any(o.status == "cancelled" for o in stream.responses)
+        seen["failed"] += any(o.status == "failed" for o in stream.responses)
+        types = [e["type"] for e in stream.events]
+        seen["interleaved"] += any(a == "response.output_audio_transcript.delta" and b == "response.output_audio.delta"
+                                   for a, b in itertools.pairwise(types))
+
+    collect()
+    assert all(count > 0 for count in seen.values()), seen
+
+
+# --- the stateful model ----------------------------------------------------------------------------
+def test_the_state_machine_finds_no_divergence_over_the_core() -> None:
+    run_state_machine_as_test(SessionMachine, settings=settings(
+        max_examples=10, stateful_step_count=25, derandomize=True, database=None, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]))
+
+
+def test_the_state_machine_catches_a_divergence() -> None:
+    """A fake that appends every item, whatever its ``previous_item_id``, must fail the machine
+    (the reference model is not a mirror of the fake)."""
+    from fake_server.strategies import CoreDriver
+
+    class AppendingDriver(CoreDriver):
+        def send(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+            if event.get("type") == "conversation.item.create" and event.get("previous_item_id") != "nowhere":
+                event = {k: v for k, v in event.items() if k != "previous_item_id"}
+            return super().send(event)
+
+    class Appending(SessionMachine):
+        def make_driver(self) -> CoreDriver:
+            return AppendingDriver()
+
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(Appending, settings=settings(
+            max_examples=50, stateful_step_count=20, derandomize=True, database=None, deadline=None,
+            phases=[Phase.generate], report_multiple_bugs=False))
+
+
+# --- playing a stream, and the import boundary ----------------------------------------------------
+def test_a_session_plays_given_events_instead_of_its_answer_and_changes_nothing() -> None:
+    session = make_session()
+    stream = server_streams(max_responses=1).example()
+    session.play(stream.events)
+    before = state(session)
+    assert send(session, {"type": "response.create"}) == list(stream.events)
+    assert state(session) == before and session.responses == []
+    assert [e["type"] for e in send(session, {"type": "response.create"})] == ["response.created"]
+
+
+def test_a_play_waits_for_its_event_type() -> None:
+    session = make_session()
+    session.play([{"type": "x.future_event", "event_id": "event_1"}], on="input_audio_buffer.clear")
+    assert [e["type"] for e in send(session, {"type": "response.cancel"})] == ["error"]
+    assert send(session, {"type": "input_audio_buffer.clear"}) == [{"type": "x.future_event", "event_id": "event_1"}]
+    assert [e["type"] for e in send(session, {"type": "input_audio_buffer.clear"})] == ["input_audio_buffer.cleared"]
+
+
+def test_importing_fake_server_does_not_import_hypothesis() -> None:
+    code = "import sys, fake_server, fake_server.pytest_plugin; print('hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_public_api_is_small_and_documented() -> None:
+    from fake_server import strategies
+
+    for name in strategies.__all__:
+        assert getattr(strategies, name).__doc__, name
+    assert copy.copy(strategies.__all__) == strategies.__all__
