@@ -43,6 +43,7 @@ class Connection:
         self.closed_by: Literal["server", "client"] | None = None
         self._host = host
         self._is_open: Callable[[], bool] = lambda: False  # the socket's state, set by the server
+        self._close: Callable[[int, str], None] = lambda code, reason: None  # on the server's loop; set by the server
         self._wake = wake  # the server's: notified (with its lock held) when this connection closes
 
     def __repr__(self) -> str:
@@ -91,6 +92,22 @@ class Connection:
         if session is None:
             return []
         return self._host._run_on_loop(session.conversation)
+
+    # --- acting --------------------------------------------------------------------------------
+
+    def close(self, code: int = 1011, reason: str = "") -> bool:
+        """Close the connection from the server's side now, with this code and reason (a fault on demand).
+
+        Returns False when it is not open any more. The closing handshake finishes in the
+        background; :meth:`wait_closed` waits for it.
+        """
+        def close_now() -> bool:
+            if not self._is_open():
+                return False
+            self._close(code, reason)
+            return True
+
+        return self._host._run_on_loop(close_now)
 
     # --- waiting -----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ __all__ = [
     "Script", "Rule", "Faults", "Condition", "QUIRKS",
     "always", "user_says", "turn", "tool_output",
     "say", "speak", "write", "call", "error", "fail", "server_error", "rate_limited", "incomplete", "close",
-    "combine", "script_from_data", "load_script", "ScriptFileError",
+    "combine", "script_from_data", "parse_script_text", "faults_from_data", "load_script", "ScriptFileError",
 ]
 
 Condition = Callable[[ResponseContext], bool]
@@ -407,15 +407,7 @@ def script_from_data(data: Any) -> Script:
             raise ScriptFileError(f"{where}: {exc}") from None
     faults = data.get("faults")
     if faults is not None:
-        _check_keys(faults, set(Faults.__dataclass_fields__), "faults")
-        settings = dict(faults)
-        for name in ("close_before_created", "close_after_events"):
-            if settings.get(name) is not None:
-                settings[name] = tuple(settings[name])
-        for name in ("types", "connections"):
-            if settings.get(name) is not None:
-                settings[name] = frozenset(settings[name])
-        result.inject(**settings)
+        result.inject(**faults_from_data(faults))
     for name in data.get("quirks", []):
         try:
             result.quirk(name)
@@ -424,17 +416,83 @@ def script_from_data(data: Any) -> Script:
     return result
 
 
+def faults_from_data(data: Any) -> dict[str, Any]:
+    """The :meth:`Script.inject` settings from the ``faults`` object of a script file."""
+    if not isinstance(data, Mapping):
+        raise ScriptFileError("faults: expected an object of fault settings")
+    _check_keys(data, set(Faults.__dataclass_fields__), "faults")
+    settings = {name: value for name, value in data.items() if value is not None}
+    for name, (check, wanted) in _FAULT_VALUES.items():
+        if name in settings and not check(settings[name]):
+            raise ScriptFileError(f"faults.{name}: expected {wanted}, got {json.dumps(settings[name])}")
+    for name in ("close_before_created", "close_after_events"):
+        if name in settings:
+            settings[name] = tuple(settings[name])
+    for name in ("types", "connections"):
+        if name in settings:
+            settings[name] = frozenset(settings[name])
+    return settings
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shaped(*checks: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return isinstance(value, (list, tuple)) and len(value) == len(checks) and all(
+            each(part) for each, part in zip(checks, value))
+    return check
+
+
+def _list_of(each: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, list) and all(each(part) for part in value)
+
+
+def _chance(value: Any) -> bool:
+    return _number(value) and 0 <= value <= 1
+
+
+def _string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+_FAULT_VALUES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seed": (lambda value: _integer(value) or _string(value), "an integer or a string"),
+    "drop": (_chance, "a chance from 0 to 1"),
+    "duplicate": (_chance, "a chance from 0 to 1"),
+    "reorder": (_chance, "a chance from 0 to 1"),
+    "jitter_ms": (lambda value: _number(value) and value >= 0, "milliseconds, 0 or more"),
+    "close_before_created": (_shaped(_integer, _string), "[code, reason]"),
+    "close_after_events": (_shaped(lambda n: _integer(n) and n >= 0, _integer, _string), "[events, code, reason]"),
+    "types": (_list_of(_string), "a list of event types"),
+    "connections": (_list_of(lambda n: _integer(n) and n >= 0), "a list of connection indexes"),
+}
+
+
+def parse_script_text(text: str, *, yaml: bool = False) -> Script:
+    """A :class:`Script` from the text of a JSON (or, with ``yaml=True``, YAML) script file."""
+    if yaml:
+        import yaml as pyyaml
+
+        try:
+            data = pyyaml.safe_load(text)
+        except pyyaml.YAMLError as exc:
+            raise ScriptFileError(f"not valid YAML: {exc}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ScriptFileError(f"not valid JSON: {exc}") from None
+    return script_from_data(data)
+
+
 def load_script(path: str) -> Script:
     """Read a JSON or YAML script file (YAML by the ``.yaml``/``.yml`` ending)."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    if path.endswith((".yaml", ".yml")):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ScriptFileError(f"not valid YAML: {exc}") from None
-    else:
-        data = json.loads(text)
-    return script_from_data(data)
+    return parse_script_text(text, yaml=path.endswith((".yaml", ".yml")))

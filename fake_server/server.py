@@ -32,6 +32,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from ._wait import Wake
+from .admin import ADMIN_PREFIX, AdminApi, front_connection
 from .connection import Connection
 from .handshake import (
     DEFAULT_MODELS,
@@ -102,7 +103,9 @@ class FakeRealtimeServer:
     realtime models; ``seed`` makes ids reproducible (``None`` picks a random seed);
     ``limits`` sets the session length, the pacing of streamed responses and the audio
     chunk size (:class:`~fake_server.session.SessionLimits`); ``script_file`` loads a JSON or
-    YAML script (docs/scripting.md), afresh at every :meth:`reset`.
+    YAML script (docs/scripting.md), afresh at every :meth:`reset`. ``admin`` serves the HTTP
+    admin API under ``/__admin`` on the same port (docs/admin.md); ``cors_origins`` lists the
+    browser origins allowed to call it (``"*"`` for any; none by default).
     Change :attr:`policy` freely in a test; :meth:`reset` restores the constructor's.
     """
 
@@ -117,6 +120,8 @@ class FakeRealtimeServer:
         limits: SessionLimits | None = None,
         validate_server_events: bool = False,
         script_file: str | None = None,
+        admin: bool = True,
+        cors_origins: Iterable[str] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -125,6 +130,7 @@ class FakeRealtimeServer:
         self._api_keys = None if api_keys is None else frozenset(api_keys)
         self._models = DEFAULT_MODELS if models is None else frozenset(models)
         self._script_file = script_file
+        self._admin = AdminApi(self, frozenset(cors_origins)) if admin else None
         self._limits = dataclasses.replace(
             limits or SessionLimits(), validate_server_events=validate_server_events or bool(limits and
                                                                                       limits.validate_server_events)
@@ -190,6 +196,13 @@ class FakeRealtimeServer:
     def http_base_url(self) -> str:
         """What the openai SDK's ``base_url`` / ``OPENAI_BASE_URL`` takes (mapped to ws)."""
         return self._origin("http") + "/v1"
+
+    @property
+    def admin_url(self) -> str:
+        """The HTTP admin API (docs/admin.md), e.g. ``http://127.0.0.1:PORT/__admin``."""
+        if self._admin is None:
+            raise RuntimeError("this server was started with admin=False")
+        return self._origin("http") + ADMIN_PREFIX
 
     # --- state ------------------------------------------------------------------------
 
@@ -361,11 +374,11 @@ class FakeRealtimeServer:
             return call()
         return done.result(_STOP_TIMEOUT)
 
-    def _close_all(self, connections: Sequence[ServerConnection]) -> None:
+    def _close_all(self, connections: Sequence[ServerConnection], code: int = 1000, reason: str = "") -> None:
         # Fire and forget: a client whose event loop is gone never answers the close,
         # and a test must not wait for that.
         for connection in connections:
-            task = asyncio.ensure_future(connection.close(1000))
+            task = asyncio.ensure_future(connection.close(code, reason))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
@@ -463,6 +476,7 @@ class FakeRealtimeServer:
                 select_subprotocol=self._select_subprotocol,
                 max_size=_MAX_FRAME_BYTES,
                 close_timeout=_CLOSE_TIMEOUT,
+                create_connection=None if self._admin is None else front_connection(self._admin),
             )
         except BaseException:
             self._loop = None
@@ -562,6 +576,7 @@ class FakeRealtimeServer:
         journal.handshake = handshake
         record = Connection(self, index, journal, session, self._wake)
         record._is_open = lambda: socket.state is State.OPEN
+        record._close = lambda code, reason: self._close_all([socket], code, reason)
         with self._lock:
             if generation == self._generation:
                 self._connections.append(record)
