@@ -37,6 +37,11 @@ class History:
     def __repr__(self) -> str:
         return f"History({list(self.items)!r})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How hypothesis reports a failing history: its items only (the rest follows from them)."""
+        with printer.group(8, "History(", ")"):
+            printer.pretty(list(self.items))
+
     def __len__(self) -> int:
         return len(self.items)
 

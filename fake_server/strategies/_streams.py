@@ -71,6 +71,11 @@ class ServerStream:
     def __repr__(self) -> str:
         return f"ServerStream({[e['type'] for e in self.events]!r})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How hypothesis reports a failing stream: its event types."""
+        with printer.group(13, "ServerStream(", ")"):
+            printer.pretty([e["type"] for e in self.events])
+
     def frames(self) -> list[str]:
         """The events as WebSocket text frames."""
         return [json.dumps(event) for event in self.events]
@@ -126,7 +131,7 @@ def _response(draw: st.DrawFn, b: _Builder, modalities: Sequence[str], tool_call
               text: st.SearchStrategy[str]) -> Outcome:
     ids = b.ids
     response_id = ids.new("resp")
-    in_conversation = draw(st.booleans()) if draw(st.integers(0, 3)) == 0 else True
+    in_conversation = draw(st.integers(0, 3)) < 3  # one in four out of band
     modality = draw(st.sampled_from(list(modalities)))
     status = draw(st.sampled_from(["completed", "completed", "cancelled", "incomplete", "failed"]))
     response: dict[str, Any] = {
@@ -246,8 +251,9 @@ def _error_body(draw: st.DrawFn) -> dict[str, Any]:
 
 def unknown_event_types(known: Collection[str] = ()) -> st.SearchStrategy[str]:
     """Event types the GA service does not send today (``response.output_video.delta``...)."""
-    word = st.from_regex(r"[a-z][a-z_]{1,10}", fullmatch=True)
-    return st.builds(lambda a, b: f"{a}.{b}", word, word).filter(lambda t: t not in known)
+    namespaces = st.sampled_from(["response", "conversation", "session", "input_audio_buffer", "output_audio_buffer"])
+    name = st.from_regex(r"[a-z]{2,8}(\.[a-z]{2,8})?", fullmatch=True)
+    return st.tuples(namespaces, name).map(".".join).filter(lambda t: t not in known)
 
 
 @st.composite
