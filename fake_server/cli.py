@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--script", metavar="FILE", default=None,
                        help="a JSON or YAML script file: what the model says, faults, quirks (docs/scripting.md)")
+    serve.add_argument("--no-admin", dest="admin", action="store_false",
+                       help="do not serve the HTTP admin API under /__admin (docs/admin.md)")
+    serve.add_argument("--cors-origin", dest="cors_origins", action="append", default=[], metavar="ORIGIN",
+                       help="a browser origin allowed to call the admin API, e.g. http://localhost:5173 "
+                            "(repeatable; '*' for any; default: none)")
     replay = commands.add_parser("replay", help="replay recorded scenarios against a URL and check the answers")
     replay.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                         help="scenario files (JSON Lines), or directories of *.jsonl (docs/scenarios.md)")
@@ -70,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _banner(server: FakeRealtimeServer, keys_required: bool) -> str:
+def _banner(server: FakeRealtimeServer, keys_required: bool, admin: bool) -> str:
     key = "<one of your --api-key values>" if keys_required else "sk-test"
     return "\n".join(
         [
@@ -78,6 +83,7 @@ def _banner(server: FakeRealtimeServer, keys_required: bool) -> str:
             f"url: {server.url}",
             f"websocket_base_url: {server.base_url}",
             f"base_url: {server.http_base_url}   (OPENAI_BASE_URL)",
+            f"admin: {server.admin_url if admin else 'off'}",
             "api keys: " + ("only the ones given with --api-key" if keys_required else "any non-empty key"),
             "example:",
             f'  client = AsyncOpenAI(api_key="{key}", websocket_base_url="{server.base_url}")',
@@ -89,7 +95,7 @@ def _banner(server: FakeRealtimeServer, keys_required: bool) -> str:
 
 async def _serve(args: argparse.Namespace) -> None:
     server = FakeRealtimeServer(args.host, args.port, api_keys=args.api_keys, seed=args.seed,
-                                script_file=args.script)
+                                script_file=args.script, admin=args.admin, cors_origins=args.cors_origins)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -98,7 +104,7 @@ async def _serve(args: argparse.Namespace) -> None:
         except (NotImplementedError, RuntimeError):  # platforms without loop signal handlers
             pass
     async with server:
-        print(_banner(server, args.api_keys is not None), flush=True)
+        print(_banner(server, args.api_keys is not None, args.admin), flush=True)
         await stop.wait()
     print("stopped", flush=True)
 

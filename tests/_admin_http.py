@@ -16,7 +16,8 @@ class Answer(NamedTuple):
 
 def admin(method: str, url: str, body: Any = None, *, content_type: str = "application/json",
           headers: dict[str, str] | None = None) -> Answer:
-    """One admin request; ``body`` is sent as JSON unless it is already ``bytes``/``str``."""
+    """One admin request; ``body`` is sent as JSON unless it is already ``bytes``/``str``. The answer's
+    body is decoded JSON, or text when the server did not answer JSON."""
     if body is None:
         data = None
     elif isinstance(body, bytes):
@@ -32,4 +33,9 @@ def admin(method: str, url: str, body: Any = None, *, content_type: str = "appli
             status, got, raw = response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         status, got, raw = exc.code, dict(exc.headers), exc.read()
-    return Answer(status, {k.lower(): v for k, v in got.items()}, json.loads(raw) if raw else None)
+    lowered = {k.lower(): v for k, v in got.items()}
+    if not raw:
+        return Answer(status, lowered, None)
+    if lowered.get("content-type", "").startswith("application/json"):
+        return Answer(status, lowered, json.loads(raw))
+    return Answer(status, lowered, raw.decode())

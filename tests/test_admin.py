@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fake_server import FakeRealtimeServer
-from tests._admin_http import admin
+from _admin_http import admin
 
 HELLO = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
 WRONG = {"type": "message", "role": "user", "content": [{"type": "text", "text": "hello"}]}

@@ -115,3 +115,25 @@ def test_serve_refuses_a_broken_script_file(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, env=child_env())
     assert result.returncode == 2
     assert "rules[0].reply" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_prints_the_admin_url_and_can_turn_it_off() -> None:
+    from _admin_http import admin
+
+    child = serve("--cors-origin", "http://localhost:5173")
+    try:
+        origin = "http" + child.field("url").removeprefix("ws").removesuffix("/v1/realtime")
+        admin_url = child.field("admin")
+        assert admin_url == origin + "/__admin"
+        answer = admin("GET", admin_url + "/sessions", headers={"Origin": "http://localhost:5173"})
+        assert answer.body == {"sessions": []}
+        assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"
+    finally:
+        child.kill()
+    child = serve("--no-admin")
+    try:
+        origin = "http" + child.field("url").removeprefix("ws").removesuffix("/v1/realtime")
+        assert child.field("admin") == "off"
+        assert admin("GET", origin + "/__admin/sessions").status == 404
+    finally:
+        child.kill()
