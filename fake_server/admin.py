@@ -407,8 +407,9 @@ def _report(report: "ErrorReport") -> dict[str, Any]:
 # --- the front: one TCP connection, admin request or WebSocket -------------------------------------
 
 
-def front_connection(api: AdminApi) -> type[ServerConnection]:
-    """A websockets connection class that answers admin requests itself and hands the rest on."""
+def front_connection(api: AdminApi | None) -> type[ServerConnection]:
+    """The fake's websockets connection class: answers admin requests itself (when ``api`` is
+    given) and hands the rest on; writes each batch of outgoing frames in one socket write."""
 
     class FrontConnection(ServerConnection):
         _sniffing: bytearray | None
@@ -416,8 +417,22 @@ def front_connection(api: AdminApi) -> type[ServerConnection]:
         _needed = 0  # bytes the admin request needs in all, once its head is known
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self._sniffing = bytearray()
+            self._sniffing = None if api is None else bytearray()
             super().connection_made(transport)
+
+        def send_data(self) -> None:
+            chunks = self.protocol.data_to_send()
+            frames = [chunk for chunk in chunks if chunk]
+            if frames:  # one write (and one syscall) for the lot
+                self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+            if len(frames) < len(chunks):  # the end of the stream, always last: half-close, else close
+                if self.transport.can_write_eof():
+                    try:
+                        self.transport.write_eof()
+                    except (OSError, RuntimeError):
+                        pass
+                else:
+                    self.transport.close()
 
         def data_received(self, data: bytes) -> None:
             buffer = self._sniffing
@@ -443,7 +458,7 @@ def front_connection(api: AdminApi) -> type[ServerConnection]:
                 return
             if isinstance(request, int):
                 self._needed = request
-            else:
+            elif api is not None:  # always so: without an API nothing is sniffed
                 self._answer(api.respond(request))
 
         def _answer(self, response: AdminResponse) -> None:

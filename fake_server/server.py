@@ -96,6 +96,17 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+async def _send_all(connection: ServerConnection, frames: list[str]) -> None:
+    """Send frames as separate text messages, with one socket write and one wait for the buffer."""
+    if len(frames) == 1:
+        await connection.send(frames[0])
+        return
+    async with connection.send_context():
+        send_text = connection.protocol.send_text
+        for frame in frames:
+            send_text(frame.encode())
+
+
 class FakeRealtimeServer:
     """A fake ``wss://api.openai.com/v1/realtime`` on a local port.
 
@@ -476,7 +487,7 @@ class FakeRealtimeServer:
                 select_subprotocol=self._select_subprotocol,
                 max_size=_MAX_FRAME_BYTES,
                 close_timeout=_CLOSE_TIMEOUT,
-                create_connection=None if self._admin is None else front_connection(self._admin),
+                create_connection=front_connection(self._admin),
             )
         except BaseException:
             self._loop = None
@@ -627,7 +638,6 @@ class FakeRealtimeServer:
         Once the client has hung up, the frames it sent before still go through the session
         (so the journal shows them and their answers), and nothing is sent.
         """
-        send = connection.send
         encode = _encode
         gone = False
         async for message in connection:
@@ -647,10 +657,9 @@ class FakeRealtimeServer:
             # frames still queued here. So answer only while the connection is open.
             if not gone and connection.state is not State.OPEN:
                 gone = True
-            if not gone:
+            if not gone and frames:
                 try:
-                    for frame in frames:
-                        await send(frame)
+                    await _send_all(connection, frames)
                 except ConnectionClosed:
                     gone = True
             if closing is not None:
@@ -693,10 +702,10 @@ class FakeRealtimeServer:
                 continue
             if out.due > now:
                 await asyncio.sleep(out.due - now)
-            for event in out.events:
-                if connection.state is not State.OPEN:  # see _read: do not wait out the close timeout
-                    return
-                await send(_encode(event))
+            if connection.state is not State.OPEN:  # see _read: do not wait out the close timeout
+                return
+            if out.events:
+                await _send_all(connection, [_encode(event) for event in out.events])
             if session.closing is not None:  # a scripted close mid-response
                 await connection.close(session.closing.code, session.closing.reason)
                 return
