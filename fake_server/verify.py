@@ -109,8 +109,8 @@ class ErrorReport:
         return "no client event"
 
     def describe(self, indent: str = "  ") -> str:
-        lines = [f"connection {self.connection}, in answer to {self.cause()}:",
-                 f"  type: {self.error.get('type')}", f"  code: {self.code}", f"  message: {self.message}", f"  param: {self.param}"]
+        lines = [f"connection {self.connection}, in answer to {self.cause()}:", f"  type: {self.error.get('type')}",
+                 f"  code: {self.code}", f"  message: {self.message}", f"  param: {self.param}"]
         if self.client_event is not None:
             lines += ["  " + line for line in explain_rejection(self.client_event, self.param)]
         return "\n".join(indent + line for line in lines)

@@ -174,7 +174,8 @@ def test_the_conversation_snapshot_is_the_sessions(realtime_server: FakeRealtime
     talk(realtime_server, "one")
     items = admin("GET", realtime_server.admin_url + "/sessions/0/conversation").body["items"]
     assert [(i["role"], i["content"][0]) for i in items] == [
-        ("user", {"type": "input_text", "text": "one"}), ("assistant", {"type": "output_text", "text": "You said: one"})]
+        ("user", {"type": "input_text", "text": "one"}),
+        ("assistant", {"type": "output_text", "text": "You said: one"})]
     assert items == realtime_server.connections[0].conversation()
 
 
