@@ -206,6 +206,15 @@ def test_regression_transcription_without_a_model_is_echoed_with_a_null_model() 
     assert updated["session"]["audio"]["input"]["transcription"] == {"model": None, "language": "en", "prompt": None}
 
 
+def test_regression_noise_reduction_without_a_type_is_echoed_as_set() -> None:
+    """Found by the same property: ``noise_reduction: {}`` is a valid client setting (``type`` is optional in
+    the spec) and is echoed as set; the server schema used to require ``type``."""
+    session = make_session()
+    [updated] = send(session, {"type": "session.update", "session": {
+        "type": "realtime", "audio": {"input": {"noise_reduction": {}}}}})
+    assert updated["session"]["audio"]["input"]["noise_reduction"] == {}
+
+
 def test_every_client_event_type_is_generated() -> None:
     seen: set[str] = set()
 
