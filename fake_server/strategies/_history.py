@@ -11,6 +11,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ..conversation import snapshot  # a fast deep copy of JSON-shaped dicts
+
 Event = dict[str, Any]
 
 ROLES = ("system", "user", "assistant")
@@ -47,11 +49,11 @@ class History:
 
     def events(self) -> list[Event]:
         """The ``conversation.item.create`` events that load this history (copies)."""
-        return copy.deepcopy(list(self.load))
+        return [snapshot(event) for event in self.load]
 
     def snapshot(self, *, ids: bool = True) -> list[Event]:
         """The conversation snapshot after loading; ``ids=False`` leaves the item ids out."""
-        out = copy.deepcopy(list(self.expected))
+        out = [snapshot(item) for item in self.expected]
         if not ids:
             for item in out:
                 item.pop("id", None)
@@ -118,38 +120,61 @@ def _server_item(item: Event) -> Event:
     return {**head, "role": item["role"], "content": content}
 
 
-def _pcm(samples: int) -> st.SearchStrategy[str]:
-    return st.binary(min_size=2 * samples, max_size=2 * samples).map(lambda b: base64.b64encode(b).decode())
+_BOOLS = st.booleans()
+_PCM = st.binary(max_size=96).map(lambda b: base64.b64encode(b[: len(b) // 2 * 2]).decode())  # whole samples
+_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+_ARGUMENTS = st.dictionaries(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6),
+                             st.integers(-99, 99) | st.text(max_size=6), max_size=2).map(json.dumps)
 
 
-@st.composite
-def _part(draw: st.DrawFn, role: str, audio: bool, transcripts: bool, text: st.SearchStrategy[str]) -> Event:
+@dataclass(frozen=True)
+class _Options:
+    min_items: int
+    max_items: int
+    kinds: tuple[str, ...]
+    audio: bool
+    transcripts: bool
+    ids: bool
+    extras: bool
+    any_order: bool
+    text: st.SearchStrategy[str]
+    parts: dict[str, st.SearchStrategy[list[Event]]]
+    count: st.SearchStrategy[int]
+    kind: st.SearchStrategy[str]
+    transcript: st.SearchStrategy[str | None]
+
+
+def _part(draw: st.DrawFn, role: str, options: _Options) -> Event:
     if role == "system":
-        return {"type": "input_text", "text": draw(text)}
+        return {"type": "input_text", "text": draw(options.text)}
     if role == "assistant":
-        return {"type": "output_text", "text": draw(text)}
-    if audio and draw(st.booleans()):
-        part: Event = {"type": "input_audio", "audio": draw(st.integers(0, 48).flatmap(_pcm))}
-        if transcripts and draw(st.booleans()):
-            part["transcript"] = draw(st.none() | text)
+        return {"type": "output_text", "text": draw(options.text)}
+    if options.audio and draw(_BOOLS):  # user: text or audio
+        part: Event = {"type": "input_audio", "audio": draw(_PCM)}
+        if options.transcripts and draw(_BOOLS):
+            part["transcript"] = draw(options.transcript)
         return part
-    return {"type": "input_text", "text": draw(text)}
+    return {"type": "input_text", "text": draw(options.text)}
 
 
-def _decorate(draw: st.DrawFn, item: Event, index: int, ids: bool, extras: bool) -> Event:
+_EXTRAS = st.sampled_from([(None, None), (True, None), (None, "completed"), (True, "completed"),
+                           (None, "incomplete"), (True, "incomplete"), (None, "in_progress"), (True, "in_progress")])
+
+
+def _decorate(draw: st.DrawFn, item: Event, index: int, options: _Options) -> Event:
     """Optional fields a client may send: its own id, ``object``, a ``status`` (no effect)."""
-    if ids:
+    if options.ids:
         item = {"id": f"{_PREFIX[item['type']]}_{index:03d}", **item}
-    if extras and draw(st.booleans()):
-        item["object"] = "realtime.item"
-    if extras and draw(st.booleans()):
-        item["status"] = draw(st.sampled_from(["completed", "incomplete", "in_progress"]))
+    if options.extras:
+        with_object, status = draw(_EXTRAS)
+        if with_object:
+            item["object"] = "realtime.item"
+        if status:
+            item["status"] = status
     return item
 
 
-@st.composite
 def histories(
-    draw: st.DrawFn,
     *,
     min_items: int = 0,
     max_items: int = 8,
@@ -161,7 +186,7 @@ def histories(
     extras: bool = True,
     any_order: bool = True,
     text: st.SearchStrategy[str] | None = None,
-) -> History:
+) -> st.SearchStrategy[History]:
     """Valid GA conversation histories, with the events that load them.
 
     :param min_items: / ``max_items``: how many items (a function call and its output count two).
@@ -180,14 +205,26 @@ def histories(
     unknown = set(roles) - set(ROLES)
     if unknown or not (roles or tool_calls):
         raise ValueError(f"roles must be a non-empty subset of {ROLES} (or tool_calls on), got {tuple(roles)}")
-    if min_items > max_items:
-        raise ValueError("min_items > max_items")
+    if not 0 <= min_items <= max_items:
+        raise ValueError(f"need 0 <= min_items <= max_items, got {min_items}, {max_items}")
     text = st.text(max_size=20) if text is None else text
-    kinds: list[str] = list(roles) + (["tool"] if tool_calls else [])
-    target = draw(st.integers(min_items, max_items))
+    kinds = tuple(roles) + (("tool",) if tool_calls else ())
+    options = _Options(min_items, max_items, kinds, audio, transcripts, ids, extras, any_order, text, {},
+                       st.integers(min_items, max_items), st.sampled_from(kinds), st.none() | text)
+    for role in roles:
+        options.parts[role] = st.lists(st.composite(lambda draw, r=role: _part(draw, r, options))(),
+                                       min_size=1, max_size=3)
+    return _histories(options)
+
+
+@st.composite
+def _histories(draw: st.DrawFn, options: _Options) -> History:
+    ids, any_order, max_items = options.ids, options.any_order, options.max_items
+    kinds = options.kinds
+    target = draw(options.count)
     items: list[Event] = []
     while len(items) < target:
-        kind = draw(st.sampled_from(kinds))
+        kind = draw(options.kind)
         if kind == "tool":
             if len(items) + 2 > max_items:
                 if len(kinds) == 1:
@@ -195,17 +232,14 @@ def histories(
                 continue
             number = len(items) + 1
             call_id = f"call_{number:03d}"
-            name = draw(st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True))
-            args = draw(st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
-                                        st.integers(-99, 99) | st.text(max_size=6), max_size=2))
-            items.append(_decorate(draw, {"type": "function_call", "name": name, "call_id": call_id,
-                                          "arguments": json.dumps(args)}, number, ids, extras))
+            items.append(_decorate(draw, {"type": "function_call", "name": draw(_NAMES), "call_id": call_id,
+                                          "arguments": draw(_ARGUMENTS)}, number, options))
             items.append(_decorate(draw, {"type": "function_call_output", "call_id": call_id,
-                                          "output": draw(text)}, number + 1, ids, extras))
+                                          "output": draw(options.text)}, number + 1, options))
         else:
-            content = draw(st.lists(_part(kind, audio, transcripts, text), min_size=1, max_size=3))
+            content = draw(options.parts[kind])
             items.append(_decorate(draw, {"type": "message", "role": kind, "content": content},
-                                   len(items) + 1, ids, extras))
+                                   len(items) + 1, options))
     order = list(range(len(items)))
     if ids and any_order:
         order = draw(st.permutations(order))
@@ -227,14 +261,14 @@ def histories(
             pass  # appended; the server mints the ids, so the echoed previous id is its own
         elif before:
             after_id = items[before[-1]]["id"]
-            if before[-1] != loaded[-1] or draw(st.booleans()):
+            if before[-1] != loaded[-1] or draw(_BOOLS):
                 event["previous_item_id"] = after_id
             previous.append(after_id)
         elif loaded:
             event["previous_item_id"] = "root"
             previous.append(None)
         else:
-            if ids and any_order and draw(st.booleans()):
+            if ids and any_order and draw(_BOOLS):
                 event["previous_item_id"] = "root"
             previous.append(None)
         event["item"] = copy.deepcopy(items[index])
