@@ -215,6 +215,20 @@ def test_regression_noise_reduction_without_a_type_is_echoed_as_set() -> None:
     assert updated["session"]["audio"]["input"]["noise_reduction"] == {}
 
 
+def test_regression_negative_vad_durations_are_refused() -> None:
+    """Found by the same property: a negative ``prefix_padding_ms`` was accepted (and echoed where the server
+    schema says >= 0). Now it is refused like any value below a minimum, and nothing changes."""
+    session = make_session()
+    before = state(session)
+    [error] = send(session, {"type": "session.update", "event_id": "u1", "session": {
+        "type": "realtime", "audio": {"input": {"turn_detection": {"type": "server_vad", "prefix_padding_ms": -1}}}}})
+    path = "session.audio.input.turn_detection.prefix_padding_ms"
+    assert error["error"] == {"type": "invalid_request_error", "code": "integer_below_min_value", "message":
+                              f"Invalid '{path}': integer below minimum value. Expected a value >= 0, but got -1 "
+                              "instead.", "param": path, "event_id": "u1"}
+    assert state(session) == before
+
+
 def test_every_client_event_type_is_generated() -> None:
     seen: set[str] = set()
 
