@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from typing import Sequence
 
+from ._signals import stop_requested
 from .script import load_script
 from .server import FakeRealtimeServer
+from .session import SessionLimits
 
 __all__ = ["main"]
 
@@ -23,6 +24,13 @@ def _version() -> str:
         return version("fake-realtime")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _pacing(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"pacing is 0 or more, got {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--script", metavar="FILE", default=None,
                        help="a JSON or YAML script file: what the model says, faults, quirks (docs/scripting.md)")
+    serve.add_argument("--pacing", type=_pacing, default=0.0, metavar="K",
+                       help="how fast responses stream: 0 as fast as possible (default), 1 real time "
+                            "(audio as it would play), k k times slower than real time")
     serve.add_argument("--no-admin", dest="admin", action="store_false",
                        help="do not serve the HTTP admin API under /__admin (docs/admin.md)")
     serve.add_argument("--cors-origin", dest="cors_origins", action="append", default=[], metavar="ORIGIN",
@@ -95,17 +106,11 @@ def _banner(server: FakeRealtimeServer, keys_required: bool, admin: bool) -> str
 
 async def _serve(args: argparse.Namespace) -> None:
     server = FakeRealtimeServer(args.host, args.port, api_keys=args.api_keys, seed=args.seed,
-                                script_file=args.script, admin=args.admin, cors_origins=args.cors_origins)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # platforms without loop signal handlers
-            pass
+                                script_file=args.script, admin=args.admin, cors_origins=args.cors_origins,
+                                limits=SessionLimits(pacing=args.pacing))
     async with server:
         print(_banner(server, args.api_keys is not None, args.admin), flush=True)
-        await stop.wait()
+        await stop_requested()
     print("stopped", flush=True)
 
 

@@ -29,6 +29,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
+from ._signals import stop_requested
 from .journal import redact
 from .scenarios import (
     DEFAULT_CONNECTION,
@@ -298,15 +299,6 @@ def _decode(frame: str | bytes) -> dict[str, Any] | None:
 
 
 async def _record_until_stopped(proxy: RecordingProxy, out: Callable[[str], None]) -> None:
-    import signal
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # platforms without loop signal handlers
-            pass
     async with proxy:
         out("fake-realtime record listening")
         out(f"url: {proxy.url}")
@@ -314,7 +306,7 @@ async def _record_until_stopped(proxy: RecordingProxy, out: Callable[[str], None
         out(f"upstream: {proxy.upstream}")
         out(f"out: {proxy.out}")
         out("press Ctrl-C to stop; the file is written after every connection")
-        await stop.wait()
+        await stop_requested()
 
 
 def run_record_command(

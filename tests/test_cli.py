@@ -137,3 +137,34 @@ def test_serve_prints_the_admin_url_and_can_turn_it_off() -> None:
         assert admin("GET", origin + "/__admin/sessions").status == 404
     finally:
         child.kill()
+
+
+def test_serve_paces_responses_when_asked() -> None:
+    from _admin_http import admin
+    from openai import OpenAI
+
+    child = serve("--pacing", "0.5")
+    try:
+        base_url = child.field("websocket_base_url")
+        admin_url = child.field("admin")
+        client = OpenAI(api_key="sk-test", websocket_base_url=base_url)
+        with client.realtime.connect(model="gpt-realtime") as conn:
+            conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            conn.conversation.item.create(
+                item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
+            conn.response.create()
+            while conn.recv().type != "response.done":
+                pass
+        frames = admin("GET", admin_url + "/sessions/0/journal?direction=server").body["frames"]
+        sent = {f["event"]["type"]: f["time"] for f in frames}
+        # "You said: hi" takes 0.8 s in real time (15 characters a second), half that at pacing 0.5:
+        # ~0.4 s from the first event of the response to its end (checked as a lower bound only)
+        assert sent["response.done"] - sent["response.created"] >= 0.3
+    finally:
+        child.kill()
+
+
+def test_serve_refuses_a_negative_pacing() -> None:
+    result = subprocess.run([sys.executable, "-m", "fake_server.cli", "serve", "--pacing", "-1"],
+                            capture_output=True, text=True, timeout=60, env=child_env())
+    assert result.returncode == 2 and "pacing is 0 or more" in result.stderr
