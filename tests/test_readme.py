@@ -12,3 +12,10 @@ def test_readme_example_is_a_test(name: str) -> None:
     body = (ROOT / "tests" / "examples" / name).read_text()
     function = body[body.index("async def"):].strip()
     assert function in (ROOT / "README.md").read_text()
+
+
+def test_readme_scenario_example_is_a_test() -> None:
+    body = (ROOT / "tests" / "examples" / "test_howto_recorded_scenarios.py").read_text()
+    start = body.index('@pytest.mark.realtime_scenario("audio_commit_then_delete")')
+    example = body[start:body.index("\n\n\n", start)]
+    assert example in (ROOT / "README.md").read_text()
