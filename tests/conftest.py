@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from fake_server import FakeRealtimeServer
 
 pytest_plugins = ["pytester"]
+
+# Property-based tests stay deterministic and unhurried on a loaded machine (tests may still set their own).
+settings.register_profile("fake-realtime", derandomize=True, database=None, deadline=None)
+settings.load_profile("fake-realtime")
 
 
 def pytest_configure(config: pytest.Config) -> None:
