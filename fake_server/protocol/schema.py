@@ -465,7 +465,7 @@ class Schemas:
             checks[event_type] = compiler.compile(uri, node)
         self._compiler = compiler
         self._dialect = _Dialect(tuple(types), checks)
-        self._server_validator: Any = None
+        self._server_validators: dict[str | None, Any] | None = None
 
     def _id_of(self, relative: str) -> str:
         for uri in self.documents:
@@ -500,10 +500,17 @@ class Schemas:
             raise RealtimeError(fail.rule, path=path, **fail.fields) from None
 
     def check_server_event(self, event: dict[str, Any]) -> None:
-        """Raise :class:`ServerEventError` unless ``event`` matches ``server_events.json``."""
-        validator = self._server_validator
-        if validator is None:
-            validator = self._server_validator = self._make_server_validator()
+        """Raise :class:`ServerEventError` unless ``event`` matches ``server_events.json``.
+
+        The index is a ``oneOf`` discriminated by ``type``, so an event of a known type is checked
+        against its own schema only (the same verdict, ten times faster, and the message names the
+        field at fault); any other event against the whole index.
+        """
+        validators = self._server_validators
+        if validators is None:
+            validators = self._server_validators = self._make_server_validators()
+        event_type = event.get("type")
+        validator = validators.get(event_type if isinstance(event_type, str) else None) or validators[None]
         errors = sorted(validator.iter_errors(event), key=lambda e: len(list(e.absolute_path)))
         if errors:
             best = errors[0]
@@ -512,7 +519,8 @@ class Schemas:
                 f"at {format_path(best.absolute_path) or '(root)'}"
             )
 
-    def _make_server_validator(self) -> Any:
+    def _make_server_validators(self) -> dict[str | None, Any]:
+        """One validator per server event type, and the whole index under ``None``."""
         from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
         from referencing import Registry, Resource
 
@@ -520,7 +528,13 @@ class Schemas:
             (uri, Resource.from_contents(doc)) for uri, doc in self.documents.items()
         )
         index = self.document("server_events.json")
-        return Draft202012Validator(index, registry=registry)
+        validators: dict[str | None, Any] = {None: Draft202012Validator(index, registry=registry)}
+        for ref in index["oneOf"]:
+            uri = urljoin(index["$id"], ref["$ref"])
+            const = self.documents[urldefrag(uri)[0]].get("properties", {}).get("type", {}).get("const")
+            if isinstance(const, str) and not urldefrag(uri)[1]:
+                validators[const] = Draft202012Validator({"$ref": uri}, registry=registry)
+        return validators
 
 
 @lru_cache(maxsize=None)
