@@ -90,8 +90,9 @@ def test_out_of_order_loads_use_previous_item_id_and_keep_tool_outputs_after_the
     assert sorted(sent) == sorted(history.item_ids())
 
 
-def test_a_wrong_history_does_not_match() -> None:
-    history = histories(min_items=1).example()
+@quick(10)
+@given(histories(min_items=1))
+def test_a_wrong_history_does_not_match(history: History) -> None:
     snapshot = history.snapshot()
     snapshot[0]["status"] = "incomplete"
     assert not history.matches(snapshot)
@@ -325,7 +326,7 @@ def test_server_streams_carry_unknown_types_errors_and_extra_rate_limits() -> No
 # --- the stateful model ----------------------------------------------------------------------------
 def test_the_state_machine_finds_no_divergence_over_the_core() -> None:
     run_state_machine_as_test(SessionMachine, settings=settings(
-        max_examples=10, stateful_step_count=25, derandomize=True, database=None, deadline=None,
+        max_examples=60, stateful_step_count=30, derandomize=True, database=None, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]))
 
 
@@ -351,9 +352,10 @@ def test_the_state_machine_catches_a_divergence() -> None:
 
 
 # --- playing a stream, and the import boundary ----------------------------------------------------
-def test_a_session_plays_given_events_instead_of_its_answer_and_changes_nothing() -> None:
+@quick(5)
+@given(server_streams(max_responses=1))
+def test_a_session_plays_given_events_instead_of_its_answer_and_changes_nothing(stream: ServerStream) -> None:
     session = make_session()
-    stream = server_streams(max_responses=1).example()
     session.play(stream.events)
     before = state(session)
     assert send(session, {"type": "response.create"}) == list(stream.events)

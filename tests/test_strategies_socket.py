@@ -19,9 +19,9 @@ QUICK = settings(max_examples=15, derandomize=True, database=None, deadline=None
 @pytest.mark.realtime_allow_errors  # the machine sends invalid events on purpose, and probes with one
 def test_the_state_machine_finds_no_divergence_over_a_socket(realtime_server: FakeRealtimeServer) -> None:
     run_state_machine_as_test(socket_machine(realtime_server), settings=settings(
-        max_examples=5, stateful_step_count=20, derandomize=True, database=None, deadline=None,
+        max_examples=8, stateful_step_count=25, derandomize=True, database=None, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
-    assert len(realtime_server.connections) >= 5
+    assert len(realtime_server.connections) >= 8
 
 
 def test_histories_load_over_a_socket(realtime_server: FakeRealtimeServer) -> None:

@@ -142,6 +142,10 @@ class _Options:
     count: st.SearchStrategy[int]
     kind: st.SearchStrategy[str]
     transcript: st.SearchStrategy[str | None]
+    call: str = "histories()"
+
+    def __repr__(self) -> str:
+        return self.call
 
 
 def _part(draw: st.DrawFn, role: str, options: _Options) -> Event:
@@ -211,6 +215,9 @@ def histories(
     kinds = tuple(roles) + (("tool",) if tool_calls else ())
     options = _Options(min_items, max_items, kinds, audio, transcripts, ids, extras, any_order, text, {},
                        st.integers(min_items, max_items), st.sampled_from(kinds), st.none() | text)
+    object.__setattr__(options, "call", f"histories(min_items={min_items}, max_items={max_items}, roles={tuple(roles)}, "
+                       f"audio={audio}, tool_calls={tool_calls}, transcripts={transcripts}, ids={ids}, "
+                       f"extras={extras}, any_order={any_order})")
     for role in roles:
         options.parts[role] = st.lists(st.composite(lambda draw, r=role: _part(draw, r, options))(),
                                        min_size=1, max_size=3)

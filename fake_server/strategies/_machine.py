@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from ._history import histories
+from ._history import History, histories
 from ._invalid import PCM_BYTES_PER_MS, ExpectedError, invalid_events
 
 if TYPE_CHECKING:
@@ -215,6 +215,15 @@ class SessionMachine(RuleBasedStateMachine):
         return f"sm_{next(self.numbers)}"
 
     # -- items -------------------------------------------------------------------------------
+    @initialize(history=histories(max_items=4))
+    def load(self, history: History) -> None:
+        """Start from a loaded history (so deletes, retrieves and truncates have items to act on)."""
+        for event, previous in zip(history.events(), history.previous):
+            answer = self.driver.send(event)
+            assert _types(answer) == ["conversation.item.added", "conversation.item.done"], answer
+            assert answer[0]["previous_item_id"] == previous
+        self.model.items = history.snapshot()
+
     @rule(data=st.data())
     def create(self, data: st.DataObject) -> None:
         """conversation.item.create: append, at the root, after an item, or after an unknown id."""
