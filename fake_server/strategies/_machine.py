@@ -150,6 +150,14 @@ class SocketDriver:
         self.ws.close()
 
 
+_INDEX = st.integers(0, 2**16)
+
+
+def _pick(values: list[str], index: int) -> str:
+    """``values[index]``, wrapped: a choice drawn before the state that decides how many values there are."""
+    return values[index % len(values)]
+
+
 def _types(events: list[Event]) -> list[str]:
     return [e["type"] for e in events]
 
@@ -228,24 +236,33 @@ class SessionMachine(RuleBasedStateMachine):
     def create(self, data: st.DataObject) -> None:
         """conversation.item.create: append, at the root, after an item, or after an unknown id."""
         model = self.model
-        if len(model.call_ids()) > 0 and data.draw(st.booleans(), label="tool output"):
-            item: Event = {"type": "function_call_output", "call_id": data.draw(st.sampled_from(model.call_ids())),
-                           "output": data.draw(st.text(max_size=8))}
+        # Every draw is made whatever the state: over a socket the state may differ between runs of one
+        # example (a cancel racing the end of its response), and hypothesis needs the same draws.
+        tool_output = data.draw(st.booleans(), label="tool output")
+        call_pick = data.draw(_INDEX, label="call")
+        output = data.draw(st.text(max_size=8), label="output")
+        message = copy.deepcopy(data.draw(histories(min_items=1, max_items=1, tool_calls=False, ids=False)).items[0])
+        as_call = data.draw(st.integers(0, 3), label="function call") == 0
+        client_call_id = data.draw(st.booleans(), label="client call id")
+        if tool_output and model.call_ids():
+            item: Event = {"type": "function_call_output", "call_id": _pick(model.call_ids(), call_pick),
+                           "output": output}
+        elif as_call:
+            item = {"type": "function_call", "name": "lookup", "arguments": "{}"}
+            if client_call_id:
+                item["call_id"] = f"call_{next(self.numbers)}"
         else:
-            item = copy.deepcopy(data.draw(histories(min_items=1, max_items=1, tool_calls=False, ids=False)).items[0])
-            if data.draw(st.integers(0, 3), label="call") == 0:
-                item = {"type": "function_call", "name": "lookup", "arguments": "{}"}
-                if data.draw(st.booleans(), label="client call id"):
-                    item["call_id"] = f"call_{next(self.numbers)}"
+            item = message
         if data.draw(st.booleans(), label="client id"):
             item["id"] = f"cli_{next(self.numbers)}"
         where = data.draw(st.sampled_from(["append", "root", "after", "unknown"]), label="where")
+        after = data.draw(_INDEX, label="after")
         event: Event = {"type": "conversation.item.create", "event_id": self._event_id(), "item": item}
         previous: str | None = None
         if where == "root":
             event["previous_item_id"] = previous = "root"
         elif where == "after" and model.items:
-            event["previous_item_id"] = previous = data.draw(st.sampled_from(model.ids()), label="after")
+            event["previous_item_id"] = previous = _pick(model.ids(), after)
         elif where == "unknown":
             event["previous_item_id"] = "nowhere"
         answer = self.driver.send(event)
@@ -290,10 +307,11 @@ class SessionMachine(RuleBasedStateMachine):
     def truncate(self, data: st.DataObject) -> None:
         model = self.model
         audio_items = [i for i in model.ids() if model.audio_ms.get(i)]
-        if len(audio_items) > 0 and data.draw(st.booleans(), label="audio item"):
-            item_id = data.draw(st.sampled_from(audio_items))
-        else:
-            item_id = self._pick_id(data)
+        audio_item = data.draw(st.booleans(), label="audio item")
+        audio_pick = data.draw(_INDEX, label="which audio item")
+        item_id = self._pick_id(data)
+        if audio_item and audio_items:
+            item_id = _pick(audio_items, audio_pick)
         end = data.draw(st.integers(0, 3000), label="audio_end_ms")
         event = {"type": "conversation.item.truncate", "event_id": self._event_id(), "item_id": item_id,
                  "content_index": 0, "audio_end_ms": end}
@@ -315,9 +333,10 @@ class SessionMachine(RuleBasedStateMachine):
         model.audio_ms[item_id] = kept / PCM_BYTES_PER_MS
 
     def _pick_id(self, data: st.DataObject) -> str:
-        if self.model.items and data.draw(st.integers(0, 3), label="known id") > 0:
-            return data.draw(st.sampled_from(self.model.ids()), label="item id")
-        return data.draw(st.sampled_from(["nope", "item_missing", "msg_0"]), label="unknown id")
+        known = data.draw(st.integers(0, 3), label="known id") > 0
+        pick = data.draw(_INDEX, label="item id")
+        unknown = data.draw(st.sampled_from(["nope", "item_missing", "msg_0"]), label="unknown id")
+        return _pick(self.model.ids(), pick) if known and self.model.items else unknown
 
     # -- input audio -------------------------------------------------------------------------
     @rule(ms=st.integers(1, 120))
