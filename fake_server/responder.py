@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 __all__ = ["ModelOutput", "Reply", "ResponseContext", "Responder", "DefaultResponder", "GREETING"]
 
@@ -79,6 +79,8 @@ class ResponseContext:
     """The connection's index on its server (0 for the first since the last reset)."""
     session_id: str = ""
     in_conversation: bool = True
+    client_event: Mapping[str, Any] | None = None
+    """The ``response.create`` event that asked for this response (``None`` when turn detection started it)."""
 
     @property
     def last_item(self) -> dict[str, Any] | None:

@@ -685,9 +685,9 @@ class Session:
     def _response_create(self, event: Event) -> list[Event]:
         if self.kind == "transcription":
             raise RealtimeError("not_in_transcription_session", type=event["type"])
-        return self._start_response(event.get("response") or {}, _client_event_id(event))
+        return self._start_response(event.get("response") or {}, event)
 
-    def _start_response(self, request: dict[str, Any], client_event_id: str | None = None) -> list[Event]:
+    def _start_response(self, request: dict[str, Any], client_event: Event | None = None) -> list[Event]:
         in_conversation = request.get("conversation", "auto") != "none"
         if in_conversation and self._active is not None:
             raise RealtimeError("conversation_already_has_active_response", response_id=self._active.id)
@@ -698,10 +698,10 @@ class Session:
             tool_choice=params.tool_choice, output_modalities=params.output_modalities,
             hear=lambda data, index: self._hear_data(context, data, index),
             turn=len(self.responses) + 1, connection=self.index, session_id=self.id,
-            in_conversation=in_conversation,
+            in_conversation=in_conversation, client_event=client_event,
         ))
         if reply.error is not None or (reply.close is not None and reply.close_after == 0):
-            return self._scripted(reply, client_event_id)
+            return self._scripted(reply, None if client_event is None else _client_event_id(client_event))
         params.spoken = reply.spoken
         if reply.spoken is None and params.audio and self.script.wants("text_history_answers_in_text") and any(
             item.role == "assistant" for item in self.history
