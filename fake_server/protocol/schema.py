@@ -29,7 +29,8 @@ from urllib.parse import urljoin, urldefrag
 
 from .rules import RealtimeError, quote_values
 
-__all__ = ["Schemas", "load_schemas", "schemas_root", "SchemaCompileError", "ServerEventError", "format_path"]
+__all__ = ["Schemas", "load_schemas", "schemas_root", "SchemaCompileError", "ServerEventError", "format_path",
+           "describe_value", "json_type"]
 
 Check = Callable[[Any], None]
 
@@ -70,7 +71,8 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def _describe_value(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """How the live error names the JSON type of ``value`` (``an integer``, ``a string``...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -117,7 +119,8 @@ def _check_length(kind: str, size: int, lo: int | None, hi: int | None) -> None:
         raise _Fail(f"{kind}_above_max_length", limit=hi, given=size)
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON Schema type of ``value`` (a whole float is an ``integer``, as the validators read it)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -193,9 +196,9 @@ class _Compiler:
                 out |= self.json_types(base, branch)
             return out
         if "const" in schema:
-            return {_json_type(schema["const"])}
+            return {json_type(schema["const"])}
         if "enum" in schema:
-            return {_json_type(v) for v in schema["enum"]}
+            return {json_type(v) for v in schema["enum"]}
         return set(_PY_TYPES)
 
     # -- compilation --------------------------------------------------------------------
@@ -255,13 +258,13 @@ class _Compiler:
 
             def check_type(value: Any) -> None:
                 if not pred(value):
-                    raise _Fail("invalid_type", expected=expected, actual=_describe_value(value))
+                    raise _Fail("invalid_type", expected=expected, actual=describe_value(value))
 
             return check_type
 
         def check_types(value: Any) -> None:
             if not any(p(value) for p in predicates):
-                raise _Fail("invalid_type", expected=expected, actual=_describe_value(value))
+                raise _Fail("invalid_type", expected=expected, actual=describe_value(value))
 
         return check_types
 
@@ -380,7 +383,7 @@ class _Compiler:
 
         def check_one_of(value: Any) -> None:
             if type(value) is not dict:
-                raise _Fail("invalid_type", expected="an object", actual=_describe_value(value))
+                raise _Fail("invalid_type", expected="an object", actual=describe_value(value))
             if prop not in value:
                 raise _Fail("missing_required_parameter", [prop])
             key = value[prop]
@@ -420,9 +423,9 @@ class _Compiler:
         expected = _expected([_TYPE_NAMES[t] for t in by_type])
 
         def check_any_of(value: Any) -> None:
-            branch_check = by_type.get(_json_type(value))
+            branch_check = by_type.get(json_type(value))
             if branch_check is None:
-                raise _Fail("invalid_type", expected=expected, actual=_describe_value(value))
+                raise _Fail("invalid_type", expected=expected, actual=describe_value(value))
             branch_check(value)
 
         return check_any_of
@@ -491,7 +494,7 @@ class Schemas:
         try:
             if check is None:
                 if type(event_type) is not str:
-                    raise _Fail("invalid_type", ["type"], expected="a string", actual=_describe_value(event_type))
+                    raise _Fail("invalid_type", ["type"], expected="a string", actual=describe_value(event_type))
                 raise _Fail("invalid_value", ["type"], given=event_type,
                             allowed=quote_values(self._dialect.client_types))
             check(event)

@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urljoin
 from hypothesis import strategies as st
 
 from ..protocol.rules import ERRORS, quote_values
-from ..protocol.schema import Schemas, format_path, load_schemas
+from ..protocol.schema import Schemas, describe_value, format_path, json_type, load_schemas
 
 Path = tuple["str | int", ...]
 
@@ -37,39 +37,6 @@ _TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string",
                "number": "a number", "boolean": "a boolean", "null": "null"}
 _BAD_VALUE = "x_not_allowed"
 _UNKNOWN_KEY = "x_unknown_field"
-
-
-def describe(value: Any) -> str:
-    """How the live error names the JSON type of ``value`` (``an integer``, ``a string`` ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "integer" if value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 @dataclass(frozen=True)
@@ -299,7 +266,7 @@ class SchemaWalker:
             if types[0] == "array" and isinstance(schema.get("items"), dict) and self.json_types(
                     base, schema["items"]) == {"object"}:
                 expected = "an array of objects"
-            add(path, "set", replacement, "invalid_type", {"expected": expected, "actual": describe(replacement)})
+            add(path, "set", replacement, "invalid_type", {"expected": expected, "actual": describe_value(replacement)})
         if path and ("const" in schema or "enum" in schema):
             allowed = [schema["const"]] if "const" in schema else list(schema["enum"])
             if all(isinstance(v, str) for v in allowed):
