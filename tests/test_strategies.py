@@ -104,6 +104,22 @@ def test_histories_reject_impossible_options() -> None:
         histories(roles=("tool",)).example()
     with pytest.raises(ValueError):
         histories(min_items=3, max_items=2).example()
+    with pytest.raises(ValueError, match="even"):  # tool calls only: a call and its output, so an even count
+        histories(roles=(), min_items=3, max_items=3)
+
+
+@pytest.mark.parametrize(("low", "high", "sizes"), [(4, 4, {4}), (3, 5, {4}), (1, 6, {2, 4, 6}), (0, 1, {0})])
+def test_tool_call_only_histories_obey_min_items(low: int, high: int, sizes: set[int]) -> None:
+    seen: set[int] = set()
+
+    @quick(20)
+    @given(histories(roles=(), min_items=low, max_items=high))
+    def pairs(history: History) -> None:
+        assert {item["type"] for item in history.items} <= {"function_call", "function_call_output"}
+        seen.add(len(history))
+
+    pairs()
+    assert seen == sizes
 
 
 def test_chat_messages_are_the_chat_completions_shape() -> None:

@@ -193,7 +193,8 @@ def histories(
 ) -> st.SearchStrategy[History]:
     """Valid GA conversation histories, with the events that load them.
 
-    :param min_items: / ``max_items``: how many items (a function call and its output count two).
+    :param min_items: / ``max_items``: how many items (a function call and its output count two; with
+        tool calls only, ``roles=()``, the count is even, and a range without an even count is refused).
     :param roles: message roles to use, from ``system``, ``user``, ``assistant``.
     :param audio: user messages may carry ``input_audio`` parts (short PCM16 clips).
     :param tool_calls: ``function_call`` items, each followed by its ``function_call_output``.
@@ -211,10 +212,17 @@ def histories(
         raise ValueError(f"roles must be a non-empty subset of {ROLES} (or tool_calls on), got {tuple(roles)}")
     if not 0 <= min_items <= max_items:
         raise ValueError(f"need 0 <= min_items <= max_items, got {min_items}, {max_items}")
+    count = st.integers(min_items, max_items)
+    if not roles:  # only call + output pairs: an even number of items
+        pairs = (min_items + 1) // 2, max_items // 2
+        if pairs[0] > pairs[1]:
+            raise ValueError(f"with tool calls only (no roles) the count is even (a call and its output), and no "
+                             f"even count lies in min_items..max_items = {min_items}..{max_items}")
+        count = st.integers(*pairs).map(lambda n: 2 * n)
     text = st.text(max_size=20) if text is None else text
     kinds = tuple(roles) + (("tool",) if tool_calls else ())
     options = _Options(min_items, max_items, kinds, audio, transcripts, ids, extras, any_order, text, {},
-                       st.integers(min_items, max_items), st.sampled_from(kinds), st.none() | text)
+                       count, st.sampled_from(kinds), st.none() | text)
     object.__setattr__(options, "call", f"histories(min_items={min_items}, max_items={max_items}, roles={tuple(roles)}, "
                        f"audio={audio}, tool_calls={tool_calls}, transcripts={transcripts}, ids={ids}, "
                        f"extras={extras}, any_order={any_order})")
@@ -227,16 +235,13 @@ def histories(
 @st.composite
 def _histories(draw: st.DrawFn, options: _Options) -> History:
     ids, any_order, max_items = options.ids, options.any_order, options.max_items
-    kinds = options.kinds
     target = draw(options.count)
     items: list[Event] = []
     while len(items) < target:
         kind = draw(options.kind)
         if kind == "tool":
             if len(items) + 2 > max_items:
-                if len(kinds) == 1:
-                    break
-                continue
+                continue  # a message fits (with tool calls only, the count is even)
             number = len(items) + 1
             call_id = f"call_{number:03d}"
             items.append(_decorate(draw, {"type": "function_call", "name": draw(_NAMES), "call_id": call_id,
