@@ -6,7 +6,8 @@ client's query (``?model=...``), ``Authorization`` header, ``OpenAI-Beta`` heade
 frames are relayed both ways unchanged. What is written is not: API keys never reach the file. Keys the
 client presented (header or ``openai-insecure-api-key.<key>`` subprotocol), any ``ek_...`` ephemeral
 secret and any ``sk-...`` key inside a payload are masked the way the live error masks a key (first 8
-characters, stars, last 4), and key-like query parameters are masked too. With ``summarize_audio`` the
+characters, stars, last 4; a secret shorter than 24 characters keeps only its ``ek_``/``sk-`` prefix), and
+key-like query parameters are masked too. With ``summarize_audio`` the
 server's audio (output deltas, retrieved items) is stored as length and SHA-256 instead of base64; client
 audio is kept, because a replay has to send it.
 """
@@ -30,7 +31,6 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ._signals import stop_requested
-from .journal import redact
 from .scenarios import (
     DEFAULT_CONNECTION,
     ClientLine,
@@ -43,7 +43,7 @@ from .scenarios import (
     server_line_order,
 )
 
-__all__ = ["RecordingProxy", "scrub"]
+__all__ = ["RecordingProxy", "mask", "scrub"]
 
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _SECRET = re.compile(r"\b(?:ek_[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{16,})")
@@ -51,15 +51,31 @@ _KEY_PARAM = re.compile(r"(?:api[-_]?key|key|token|secret)", re.IGNORECASE)
 _FORWARD_HEADERS = ("authorization", "openai-beta", "openai-organization", "openai-project")
 
 
+_KNOWN_PREFIXES = ("ek_", "sk-")
+SHORT_SECRET = 24
+"""Secrets shorter than this are masked whole (but for an ``ek_`` / ``sk-`` prefix): keeping 12 characters
+of a short one would show most of it."""
+
+
+def mask(secret: str) -> str:
+    """A secret as a recording keeps it: like the live error masks a key (the first 8 characters, stars, the
+    last 4) when it is at least :data:`SHORT_SECRET` characters long; a shorter one keeps only its
+    ``ek_`` / ``sk-`` prefix (``ek_abcdefgh12`` -> ``ek_**********``)."""
+    if len(secret) >= SHORT_SECRET:
+        return secret[:8] + "*" * (len(secret) - 12) + secret[-4:]
+    prefix = next((p for p in _KNOWN_PREFIXES if secret.startswith(p)), "")
+    return prefix + "*" * (len(secret) - len(prefix))
+
+
 def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """``value`` (any JSON) with every known secret, ``ek_...`` secret and ``sk-...`` key masked."""
+    """``value`` (any JSON) with every known secret, ``ek_...`` secret and ``sk-...`` key masked (:func:`mask`)."""
     known = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     def text(s: str) -> str:
         for secret in known:
             if secret in s:
-                s = s.replace(secret, redact(secret))
-        return _SECRET.sub(lambda m: redact(m.group(0)), s)
+                s = s.replace(secret, mask(secret))
+        return _SECRET.sub(lambda m: mask(m.group(0)), s)
 
     def walk(v: Any) -> Any:
         if isinstance(v, str):
@@ -219,7 +235,7 @@ class RecordingProxy:
         name = DEFAULT_CONNECTION if not self._connections else f"conn{len(self._connections) + 1}"
         params = dict(parse_qsl(query, keep_blank_values=True))
         model = params.pop("model", None)
-        kept = {k: (redact(v) if _KEY_PARAM.search(k) else v) for k, v in params.items()}
+        kept = {k: (mask(v) if _KEY_PARAM.search(k) else v) for k, v in params.items()}
         conn = Connection(name, model, kept)
         self._connections.append(conn)
         return conn
