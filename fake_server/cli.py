@@ -120,9 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "replay":
         from .replay import run_replay_command
 
-        return run_replay_command(args.scenarios, args.url, timeout=args.timeout, compare_url=args.compare_url,
-                                  report=args.report, out=lambda text: print(text, flush=True),
-                                  err=lambda text: print(text, file=sys.stderr, flush=True))
+        try:
+            return run_replay_command(args.scenarios, args.url, timeout=args.timeout,
+                                      compare_url=args.compare_url, report=args.report,
+                                      out=lambda text: print(text, flush=True),
+                                      err=lambda text: print(text, file=sys.stderr, flush=True))
+        except BrokenPipeError:  # `fake-realtime replay ... | head`: the reader left; stop quietly
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 1
     if args.command == "record":
         from .record import run_record_command
 

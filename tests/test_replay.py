@@ -256,3 +256,21 @@ def test_replay_command_against_a_served_fake_progress_diffs_and_exit_codes(tmp_
         assert report.read_text().startswith("# fake vs live: divergence report\n1 scenario(s), 0 divergence(s).")
     finally:
         child.interrupt()
+
+
+def test_replay_command_into_a_closed_pipe_stops_quietly() -> None:
+    """`fake-realtime replay ... | head`: once the reader has gone, no BrokenPipeError traceback."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is printed
+    with FakeRealtimeServer() as server:
+        try:
+            done = subprocess.run([sys.executable, "-m", "fake_server.cli", "replay",
+                                   "scenarios/session_reset_unknown_type.jsonl", "--url", server.url],
+                                  check=False, cwd=str(REPO), stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                  timeout=60, env=child_env(PYTHONUNBUFFERED="1"))
+        finally:
+            os.close(write_end)
+    assert done.returncode == 1
+    assert done.stderr == ""
