@@ -1,8 +1,9 @@
 """Replaying a scenario: play its client side against a URL (the fake or the live API), check its server side.
 
 Synchronisation is by events, never by sleeping: a client line is sent once the server lines it waits for
-have arrived (or a timeout says they never did). Every server frame that arrives is matched against the
-scenario as it comes:
+have arrived (or a timeout says they never did). Every server frame that arrives is followed as it comes,
+to know when to send; the verdict is taken at the end, lining each connection's frames up with its lines
+the way that gives the fewest problems:
 
 * ordered lines (the default) must come in file order; an event of the expected type that differs is
   reported field by field (which matcher applied, expected vs got) and the replay goes on;
@@ -31,6 +32,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from .scenarios import (
     ClientLine,
     Generalizer,
+    LenientBindings,
     Mismatch,
     Scenario,
     ServerLine,
@@ -97,8 +99,58 @@ class Problem:
             return f"{where}: missing {self.line.label} (never came): expected {_short(expected)}"
         if self.kind == "unexpected" and self.got is not None:
             got = self.got.event if self.got.event is not None else {"close": self.got.close}
-            return f"{where}: unexpected {self.got.label}: {_short(got)}"
+            note = f" ({self.note})" if self.note else ""
+            return f"{where}: unexpected {self.got.label}{note}: {_short(got)}"
         return f"{where}: {self.note}"
+
+
+MISSING_SHOWN = 3
+"""Of a run of missing lines of one connection, how many a report shows in full."""
+
+
+def _likeness(problem: Problem) -> tuple[Any, ...]:
+    """Problems with the same likeness say the same thing (the values that came aside)."""
+    return (problem.kind, problem.conn, problem.line.number if problem.line is not None else None,
+            problem.got.label if problem.got is not None else None, problem.note,
+            tuple((m.path, m.matcher, _short(m.expected)) for m in problem.mismatches))
+
+
+def _collapsed(problems: Sequence[Problem]) -> list[str]:
+    counts: dict[tuple[Any, ...], int] = {}
+    for problem in problems:
+        counts[_likeness(problem)] = counts.get(_likeness(problem), 0) + 1
+    out: list[str] = []
+    shown: set[tuple[Any, ...]] = set()
+    run: list[Problem] = []
+
+    def flush() -> None:
+        for problem in run[:MISSING_SHOWN]:
+            out.append("  " + problem.describe())
+        rest = run[MISSING_SHOWN:]
+        if len(rest) == 1:
+            out.append("  " + rest[0].describe())
+        elif rest:
+            listed = ", ".join(f"{p.line.number} {p.line.label}" for p in rest if p.line is not None)
+            out.append(f"  [{rest[0].conn}] ... and {len(rest)} more lines that never came: {listed}")
+        run.clear()
+
+    for problem in problems:
+        key = _likeness(problem)
+        if key in shown:
+            continue
+        shown.add(key)
+        if problem.kind == "missing" and (not run or run[0].conn == problem.conn):
+            run.append(problem)
+            continue
+        flush()
+        if problem.kind == "missing":
+            run.append(problem)
+            continue
+        out.append("  " + problem.describe())
+        if counts[key] > 1:
+            out.append(f"      ... and {counts[key] - 1} more like this")
+    flush()
+    return out
 
 
 def _short(value: Any, limit: int = 240) -> str:
@@ -128,11 +180,14 @@ class ReplayResult:
                 f"{len(self.problems)} problem(s), {self.duration:.2f} s")
 
     def report(self) -> str:
-        """The summary line, then each problem (expected vs got per event, with the matcher that applied)."""
+        """The summary line, then each problem (expected vs got per event, with the matcher that applied).
+
+        Problems alike (the same line differing in the same places, say every delta of a stream) are shown
+        once with how many more there are; a long run of missing lines of one connection is cut short."""
         lines = [self.summary()]
         if self.scenario.divergence and not self.passed:
             lines.append(f"  known divergence of the fake: {self.scenario.divergence}")
-        lines.extend("  " + problem.describe() for problem in self.problems)
+        lines.extend(_collapsed(self.problems))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -152,33 +207,55 @@ class _Conn:
         self.reader: asyncio.Task[None] | None = None
         self.ordered: list[ServerLine] = []
         self.floating: list[tuple[int, ServerLine]] = []
-        """(client lines of this connection that must be sent first, line) of ``order: any`` lines."""
+        """(client lines of this connection that must be sent first, line) of ``order: any`` lines not
+        matched yet (while replaying)."""
+        self.all_floating: list[tuple[int, ServerLine]] = []
         self.streams: list[ServerLine] = []
         self.hits: dict[int, int] = {}
         self.required: dict[int, int] = {}
         """client line number -> how many ordered lines must be matched before it is sent."""
+        self.epoch: dict[int, int] = {}
+        """server line number -> how many client lines of this connection come before it in the file: a
+        frame that came before that many were sent cannot be its answer."""
         clients = 0
         for line in lines:
             if isinstance(line, ClientLine):
                 self.required[line.number] = len(self.ordered)
                 clients += 1
-            elif line.stream:
+                continue
+            self.epoch[line.number] = clients
+            if line.stream:
                 self.streams.append(line)
                 self.hits[line.number] = 0
             elif line.order == "any":
                 self.floating.append((clients, line))
             else:
                 self.ordered.append(line)
+        self.all_floating = list(self.floating)
+        self.expects_close = any(line.close is not None for line in self.ordered)
         self.position = 0
         self.sent = 0
+        self.started = 0
+        """Client lines whose sending has begun (counted before the send, so an answer read meanwhile
+        never looks older than the client line it answers)."""
         self.received: list[Received] = []
+        self.epochs: list[int] = []
+        """Per received frame: how many client lines had been sent when it was handled."""
+        self.assigned: dict[int, ServerLine] = {}
+        """received index -> the ``order: any`` line it was taken for while replaying."""
         self.closed = False
         self.closing = False
+        self.server_closed = False
+        """The server closed the connection (rather than echoing the client's close)."""
 
     @property
     def settled(self) -> bool:
         return self.position >= len(self.ordered) and all(line.optional for _, line in self.floating) and all(
             hits or line.optional for line in self.streams for hits in (self.hits[line.number],))
+
+    def pending_floating(self, before: int) -> bool:
+        """A required ``order: any`` line before line ``before`` has not come yet."""
+        return any(not line.optional and line.number < before for _, line in self.floating)
 
 
 class _Replay:
@@ -232,6 +309,9 @@ class _Replay:
                 self.queue.put_nowait(Received(conn.name, self.now(), event=event))
         except ConnectionClosed:
             pass
+        protocol = socket.protocol
+        # the server closed first (or the connection broke): not the echo of a close the client sent
+        conn.server_closed = protocol.close_sent is None or bool(protocol.close_rcvd_then_sent)
         code = socket.close_code if socket.close_code is not None else 1006
         self.queue.put_nowait(Received(conn.name, self.now(), close=(code, socket.close_reason or "")))
 
@@ -239,12 +319,22 @@ class _Replay:
         return time.monotonic() - self.start
 
     # matching
+    #
+    # Two passes. While replaying, ``dispatch`` follows the server (which line each frame answers) only to
+    # know when to send the next client line and what the ids bound so far are. When the replay is over,
+    # ``judge`` aligns each connection's frames with its lines so that the problems are as few as possible
+    # (one missing line is one "missing", one extra event one "unexpected"), then walks the frames in
+    # arrival order with fresh bindings to report each difference.
 
     def problem(self, kind: ProblemKind, conn: str, **fields: Any) -> None:
         self.result.problems.append(Problem(kind, conn, **fields))
 
-    def attempt(self, line: ServerLine, got: Received) -> tuple[list[Mismatch], dict[str, Any]]:
-        bindings = dict(self.bindings)
+    @staticmethod
+    def trial(line: ServerLine, got: Received, bindings: dict[str, Any]) -> tuple[list[Mismatch], dict[str, Any]]:
+        """Match ``got`` against ``line``: the mismatches and the bindings after it (a copy; lenient
+        bindings are used as they are)."""
+        if not isinstance(bindings, LenientBindings):
+            bindings = dict(bindings)
         if line.event is not None:
             if got.event is None:
                 return [Mismatch("", "kind", line.label, got.label)], bindings
@@ -256,84 +346,195 @@ class _Replay:
         return match_value({k: expected[k] for k in ("code", "reason") if k in expected},
                            {k: actual[k] for k in ("code", "reason") if k in expected}, bindings, "close"), bindings
 
-    def same_kind(self, line: ServerLine, got: Received) -> bool:
+    def attempt(self, line: ServerLine, got: Received) -> tuple[list[Mismatch], dict[str, Any]]:
+        return self.trial(line, got, self.bindings)
+
+    @staticmethod
+    def same_kind(line: ServerLine, got: Received) -> bool:
         if line.event is None or got.event is None:
             return line.event is None and got.event is None
         return bool(line.event.get("type") == got.event.get("type"))
 
+    @staticmethod
+    def near(mismatches: Sequence[Mismatch]) -> bool:
+        """Few differences besides ids: the frame is plausibly this line's answer, changed."""
+        return len([m for m in mismatches if m.matcher not in ("$ref", "$format", "$id bind")]) <= 2
+
     def dispatch(self, got: Received) -> None:
+        """Follow one arriving frame (see above: this moves the replay along; ``judge`` reports)."""
         conn = self.conns[got.conn]
+        index = len(conn.received)
         conn.received.append(got)
+        conn.epochs.append(conn.started)
         self.result.received.append(got)
         if got.close is not None:
             conn.closed = True
-            if conn.closing and not (conn.position < len(conn.ordered) and conn.ordered[conn.position].close):
-                return
+            if not conn.server_closed and not conn.expects_close:
+                return  # the echo of the client's close
         if got.event is not None and is_stream_type(str(got.event.get("type", ""))):
-            self.dispatch_stream(conn, got)
+            self.follow_stream(conn, got)
             return
-        if conn.position < len(conn.ordered):
-            line = conn.ordered[conn.position]
-            problems, bindings = self.attempt(line, got)
-            if not problems:
-                self.bindings = bindings
-                conn.position += 1
-                return
-        for index, (after, line) in enumerate(conn.floating):
-            if conn.sent >= after:
-                problems, bindings = self.attempt(line, got)
-                if not problems:
-                    self.bindings = bindings
-                    del conn.floating[index]
-                    return
-        for index in range(conn.position + 1, len(conn.ordered)):  # it matches a later line: some never came
-            problems, bindings = self.attempt(conn.ordered[index], got)
-            if not problems:
-                self.skip_to(conn, index)
-                self.bindings = bindings
-                conn.position += 1
-                return
-        later = [i for i in range(conn.position, len(conn.ordered)) if self.same_kind(conn.ordered[i], got)]
-        if later:
-            self.skip_to(conn, later[0])
-            line = conn.ordered[conn.position]
-            problems, bindings = self.attempt(line, got)
+        eligible = [i for i in range(conn.position, len(conn.ordered))
+                    if conn.epoch[conn.ordered[i].number] <= conn.started]
+
+        def take(i: int, bindings: dict[str, Any]) -> None:
             self.bindings = bindings
-            conn.position += 1
-            self.problem("differs", conn.name, line=line, got=got, mismatches=tuple(problems))
-            return
-        for index, (after, line) in enumerate(conn.floating):
-            if conn.sent >= after and self.same_kind(line, got):
-                problems, bindings = self.attempt(line, got)
-                self.bindings = bindings
-                del conn.floating[index]
-                self.problem("differs", conn.name, line=line, got=got, mismatches=tuple(problems))
-                return
-        if got.close is not None and conn.closing:
-            return
-        self.problem("unexpected", conn.name, got=got)
+            conn.position = i + 1
 
-    def skip_to(self, conn: _Conn, index: int) -> None:
-        """The ordered lines before ``index`` were passed over: report each as missing."""
-        for line in conn.ordered[conn.position:index]:
-            self.problem("missing", conn.name, line=line)
-        conn.position = index
+        def take_floating(k: int) -> None:
+            _, line = conn.floating.pop(k)
+            conn.assigned[index] = line
+            self.bindings = self.attempt(line, got)[1]
 
-    def dispatch_stream(self, conn: _Conn, got: Received) -> None:
-        closest: tuple[ServerLine, list[Mismatch]] | None = None
-        for line in sorted(conn.streams, key=lambda candidate: conn.hits[candidate.number] > 0):
-            if not self.same_kind(line, got):
-                continue
+        floating = [k for k, (after, line) in enumerate(conn.floating) if conn.started >= after]
+        tried: dict[int, list[Mismatch]] = {}
+        for i in eligible[:1]:  # the line expected next
+            tried[i], bindings = self.attempt(conn.ordered[i], got)
+            if not tried[i]:
+                return take(i, bindings)
+        for k in floating:
+            if not self.attempt(conn.floating[k][1], got)[0]:
+                return take_floating(k)
+        for i in eligible[1:]:  # a later line: the ones before it did not come (yet)
+            tried[i], bindings = self.attempt(conn.ordered[i], got)
+            if not tried[i]:
+                return take(i, bindings)
+        for rank, i in enumerate(eligible):  # the same event, changed
+            if self.same_kind(conn.ordered[i], got) and (rank == 0 or self.near(tried[i])):
+                return take(i, self.attempt(conn.ordered[i], got)[1])
+        for k in floating:
+            if self.same_kind(conn.floating[k][1], got):
+                return take_floating(k)
+
+    def follow_stream(self, conn: _Conn, got: Received) -> None:
+        same = [line for line in conn.streams if self.same_kind(line, got)]
+        for line in sorted(same, key=lambda candidate: conn.hits[candidate.number] > 0):
             problems, bindings = self.attempt(line, got)
             if not problems:
                 self.bindings = bindings
                 conn.hits[line.number] += 1
                 return
+        if same:
+            conn.hits[same[0].number] += 1
+
+    # judging
+
+    def align(self, conn: _Conn) -> dict[int, tuple[str, ServerLine | None]]:
+        """How each frame of ``conn`` is judged: ``("line", line)`` for the ordered line it answers (as
+        aligned with the fewest problems: one per missing line, extra frame or changed event), ``("floating",
+        line)``, ``("stream", None)``, ``("ignore", None)`` (the echo of the client's close) or
+        ``("extra", None)``."""
+        plan: dict[int, tuple[str, ServerLine | None]] = {}
+        frames: list[int] = []
+        for j, got in enumerate(conn.received):
+            if got.event is not None and is_stream_type(str(got.event.get("type", ""))):
+                plan[j] = ("stream", None)
+            elif j in conn.assigned:
+                plan[j] = ("floating", conn.assigned[j])
+            elif got.close is not None and not conn.server_closed and not conn.expects_close:
+                plan[j] = ("ignore", None)
+            else:
+                plan[j] = ("extra", None)
+                frames.append(j)
+        lines = conn.ordered
+        n, m = len(lines), len(frames)
+        lenient = LenientBindings(self.bindings)  # ids as bound while replaying; others match any id
+        pair: dict[tuple[int, int], int] = {}
+        for i, line in enumerate(lines):
+            for k, j in enumerate(frames):
+                got = conn.received[j]
+                if conn.epochs[j] >= conn.epoch[line.number] and self.same_kind(line, got):
+                    pair[i, k] = 0 if not self.trial(line, got, lenient)[0] else 1
+        # cost[i][k]: fewest problems aligning lines[i:] with frames[k:]
+        cost = [[0] * (m + 1) for _ in range(n + 1)]
+        for i in range(n, -1, -1):
+            for k in range(m, -1, -1):
+                if i == n or k == m:
+                    cost[i][k] = (n - i) + (m - k)
+                    continue
+                best = min(cost[i + 1][k], cost[i][k + 1]) + 1
+                if (i, k) in pair:
+                    best = min(best, cost[i + 1][k + 1] + pair[i, k])
+                cost[i][k] = best
+        i = k = 0
+        while i < n and k < m:  # the earliest pairing wins a tie
+            if (i, k) in pair and cost[i][k] == cost[i + 1][k + 1] + pair[i, k]:
+                plan[frames[k]] = ("line", lines[i])
+                i, k = i + 1, k + 1
+            elif cost[i][k] == cost[i + 1][k] + 1:
+                i += 1
+            else:
+                k += 1
+        return plan
+
+    def judge(self) -> None:
+        """Report every difference between the frames that came and the scenario's server lines."""
+        plans = {name: self.align(conn) for name, conn in self.conns.items()}
+        bindings: dict[str, Any] = {}
+        seen = {name: 0 for name in self.conns}
+        paired: set[int] = set()
+        used_floating: set[int] = set()
+        hits = {line.number: 0 for conn in self.conns.values() for line in conn.streams}
+        last: dict[str, int | None] = {name: None for name in self.conns}
+        for got in self.result.received:
+            conn = self.conns[got.conn]
+            j = seen[conn.name]
+            seen[conn.name] += 1
+            how, line = plans[conn.name][j]
+            if how == "ignore":
+                continue
+            if how == "stream":
+                self.judge_stream(conn, got, bindings, hits)
+                continue
+            if how == "extra":  # perhaps an order-any line nobody took while replaying
+                free = [candidate for after, candidate in conn.all_floating
+                        if candidate.number not in used_floating and conn.epochs[j] >= after]
+                line = next((c for c in free if not self.trial(c, got, bindings)[0]), None) or next(
+                    (c for c in free if self.same_kind(c, got)), None)
+                if line is None:
+                    where = f"after line {last[conn.name]}" if last[conn.name] is not None else (
+                        f"before line {conn.ordered[0].number}" if conn.ordered else "")
+                    if got.close is not None and conn.server_closed:
+                        where = "the server closed the connection" + (f", {where}" if where else "")
+                    self.problem("unexpected", conn.name, got=got, note=where)
+                    continue
+                how = "floating"
+            assert line is not None
+            if how == "floating":
+                used_floating.add(line.number)
+            else:
+                paired.add(line.number)
+                last[conn.name] = line.number
+            mismatches, bindings = self.trial(line, got, bindings)
+            if mismatches:
+                self.problem("differs", conn.name, line=line, got=got, mismatches=tuple(mismatches))
+        for conn in self.conns.values():
+            for line in conn.ordered:
+                if line.number not in paired:
+                    self.problem("missing", conn.name, line=line)
+            for _, line in conn.all_floating:
+                if line.number not in used_floating and not line.optional:
+                    self.problem("missing", conn.name, line=line)
+            for line in conn.streams:
+                if not hits[line.number] and not line.optional:
+                    self.problem("missing", conn.name, line=line)
+        self.result.problems.sort(key=_problem_order)
+
+    def judge_stream(self, conn: _Conn, got: Received, bindings: dict[str, Any], hits: dict[int, int]) -> None:
+        closest: tuple[ServerLine, list[Mismatch]] | None = None
+        for line in sorted(conn.streams, key=lambda candidate: hits[candidate.number] > 0):
+            if not self.same_kind(line, got):
+                continue
+            problems, after = self.trial(line, got, bindings)
+            if not problems:
+                bindings.update(after)
+                hits[line.number] += 1
+                return
             if closest is None:
                 closest = (line, problems)
         if closest is not None:
             self.problem("differs", conn.name, line=closest[0], got=got, mismatches=tuple(closest[1]))
-            conn.hits[closest[0].number] += 1
+            hits[closest[0].number] += 1
         else:
             self.problem("unexpected", conn.name, got=got)
 
@@ -355,7 +556,7 @@ class _Replay:
             return lambda: True
         if line.wait == "previous":
             need = conn.required[line.number]
-            return lambda: conn.position >= need or conn.closed
+            return lambda: conn.position >= need and not conn.pending_floating(line.number) or conn.closed
         fields = {k: v for k, v in line.wait.items() if k != "conn"}
         other = self.conns[line.wait.get("conn", line.conn)]
         since = self.marks[other.name]
@@ -381,6 +582,7 @@ class _Replay:
             self.problem("placeholder", line.conn, line=line,
                          note=f"cannot send {line.label}: {exc.args[0]!r} was never bound (its server line never matched)")
             return False
+        conn.started += 1
         try:
             if event is not None:
                 await conn.socket.send(json.dumps(event))
@@ -436,20 +638,7 @@ class _Replay:
                 await conn.reader
         while not self.queue.empty():
             self.dispatch(self.queue.get_nowait())
-        self.report_missing()
-
-    def report_missing(self) -> None:
-        """Add a problem for every server line that never matched; sort the problems by time."""
-        for conn in self.conns.values():
-            for line in conn.ordered[conn.position:]:
-                self.problem("missing", conn.name, line=line)
-            for _, line in conn.floating:
-                if not line.optional:
-                    self.problem("missing", conn.name, line=line)
-            for line in conn.streams:
-                if not conn.hits[line.number] and not line.optional:
-                    self.problem("missing", conn.name, line=line)
-        self.result.problems.sort(key=_problem_order)
+        self.judge()
 
 
 def _problem_order(problem: Problem) -> tuple[float, int]:
@@ -694,6 +883,8 @@ def check_frames(scenario: Scenario, frames: Iterable[Frame], *, source: str = "
             continue
         conn = run.conns[conn_name]
         if direction == "server":
+            if close is not None:
+                conn.server_closed = True  # a journal holds the server's own closes only
             run.dispatch(Received(conn_name, t, event=event, close=close))
             continue
         if close is not None:
@@ -703,6 +894,7 @@ def check_frames(scenario: Scenario, frames: Iterable[Frame], *, source: str = "
             continue
         line = clients[conn_name][conn.sent]
         conn.sent += 1
+        conn.started += 1
         run.result.sent += 1
         try:
             expected = fill_placeholders(line.event, run.bindings) if line.event is not None else {"close": line.close}
@@ -717,5 +909,5 @@ def check_frames(scenario: Scenario, frames: Iterable[Frame], *, source: str = "
         for unsent in clients[name][conn.sent:]:
             if unsent.event is not None:
                 run.problem("missing", name, line=unsent)
-    run.report_missing()
+    run.judge()
     return run.result

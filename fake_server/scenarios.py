@@ -31,6 +31,7 @@ from .speech import silence, synthesize
 __all__ = [
     "FORMAT_VERSION",
     "MATCHERS",
+    "LenientBindings",
     "ClientLine",
     "Mismatch",
     "Scenario",
@@ -260,6 +261,58 @@ def format_names(template: str) -> list[str]:
     return [m.group(1) for m in _FORMAT_TOKEN.finditer(template) if m.group(1) is not None]
 
 
+class _Wildcard:
+    """A bound value not known yet: equal to anything."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "<any>"
+
+
+class LenientBindings(dict):  # type: ignore[type-arg]
+    """Bindings for a trial match that must not depend on the order matches are tried in: names it holds
+    compare as usual, a name it does not hold matches any value, and nothing new is bound."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: Any) -> Any:
+        return dict.get(self, key, _Wildcard())
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+def _format_matches(template: str, bindings: LenientBindings, got: Any) -> bool:
+    """``$format`` against lenient bindings: an unknown name stands for any text."""
+    if not isinstance(got, str):
+        return False
+
+    def one(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if m.group(1) is None:
+            return re.escape(token[0])
+        if dict.__contains__(bindings, m.group(1)):
+            return re.escape(str(dict.__getitem__(bindings, m.group(1))))
+        return ".+?"
+
+    pieces, last = [], 0
+    for m in _FORMAT_TOKEN.finditer(template):
+        pieces.append(re.escape(template[last:m.start()]))
+        pieces.append(one(m))
+        last = m.end()
+    pieces.append(re.escape(template[last:]))
+    return re.fullmatch("".join(pieces), got, re.DOTALL) is not None
+
+
 def match_value(expected: Any, got: Any, bindings: dict[str, Any], path: str = "") -> list[Mismatch]:
     """Compare ``got`` with the expectation ``expected`` (which may hold matchers); bind ``$id`` values
     that carry ``bind`` into ``bindings``. Returns every difference (empty when it matches)."""
@@ -345,6 +398,8 @@ def _apply_matcher(name: str, spec: dict[str, Any], got: Any, bindings: dict[str
             return [Mismatch(path, "$ref", f"{arg} (never bound)", got)]
         return [] if got == bindings[arg] else [Mismatch(path, "$ref", f"{arg} = {bindings[arg]}", got)]
     if name == "$format":
+        if isinstance(bindings, LenientBindings):
+            return [] if _format_matches(arg, bindings, got) else [Mismatch(path, "$format", arg, got)]
         try:
             want = format_refs(arg, bindings)
         except KeyError as exc:

@@ -76,7 +76,7 @@ async def test_missing_and_unexpected_events_are_reported_and_the_replay_ends_in
     async with FakeRealtimeServer() as server:
         result = await replay(edited("out_of_band_response", drop_rate_limits), server.url, timeout=2)
     assert [p.kind for p in result.problems] == ["unexpected"]
-    assert result.problems[0].describe().startswith("[main]: unexpected rate_limits.updated: {")
+    assert result.problems[0].describe().startswith("[main]: unexpected rate_limits.updated (after line 14): {")
 
     never = scenario_of(CREATED, {"dir": "client", "event": {"type": "input_audio_buffer.clear"}},
                         {"dir": "server", "event": {"type": "input_audio_buffer.cleared", "event_id": {"$id": "event"}}},
@@ -134,7 +134,7 @@ def test_when_a_client_line_is_sent_previous_none_or_a_named_event() -> None:
     assert not run.ready_to_send(first)()
     run.dispatch(Received("main", 0.0, event=created))
     assert run.ready_to_send(first)()
-    run.conns["main"].sent = 1
+    run.conns["main"].sent = run.conns["main"].started = 1
     waits = run.ready_to_send(cancel), run.ready_to_send(after_all), run.ready_to_send(at_once)
     assert [w() for w in waits] == [False, False, True]
     run.dispatch(Received("main", 0.1, event={"type": "response.created", "response": response}))
@@ -274,3 +274,60 @@ def test_replay_command_into_a_closed_pipe_stops_quietly() -> None:
             os.close(write_end)
     assert done.returncode == 1
     assert done.stderr == ""
+
+
+def library_rows(name: str) -> list[str]:
+    return (LIBRARY / f"{name}.jsonl").read_text().splitlines()
+
+
+def test_one_line_less_is_one_problem_and_a_server_close_is_named(tmp_path: Path) -> None:
+    """Against `serve --api-key`: a file lacking one line gets one problem saying where the event came; a
+    replay with the wrong key gets the auth error and the close 3000, not a diff against some later line."""
+    rows = library_rows("truncate")
+    assert '"type": "conversation.item.done"' in rows[6] and '"role": "user"' in rows[6]
+    short = tmp_path / "truncate_minus_line_7.jsonl"
+    short.write_text("\n".join(rows[:6] + rows[7:]) + "\n")
+    child = ServeProcess([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0", "--api-key",
+                          "sk-right-key-0123456789abcdef"], cwd=str(REPO), env=child_env(PYTHONUNBUFFERED="1"))
+    try:
+        url = child.field("url")
+        done = subprocess.run([sys.executable, "-m", "fake_server.cli", "replay", str(short), "--url", url,
+                               "--timeout", "2"], check=False, cwd=str(REPO), capture_output=True, text=True,
+                              timeout=60, env=child_env(PYTHONUNBUFFERED="1",
+                                                        OPENAI_API_KEY="sk-right-key-0123456789abcdef"))
+        wrong = cli("replay", "scenarios/truncate.jsonl", "--url", url, "--timeout", "2")
+    finally:
+        child.interrupt()
+    assert done.returncode == 1
+    report = done.stdout.split("\n\n")[1].splitlines()
+    assert report[0].startswith("FAIL truncate") and "1 problem(s)" in report[0], done.stdout
+    assert report[2:] == ["0 passed, 1 failed (0 of them known divergences)"], done.stdout
+    assert report[1].startswith(
+        "  [main]: unexpected conversation.item.done (after line 6): "), done.stdout
+    assert wrong.returncode == 1
+    assert "[main]: unexpected error (before line 2): " in wrong.stdout and '"code": "invalid_api_key"' in wrong.stdout
+    assert "[main]: unexpected close 3000 (the server closed the connection, before line 2): " \
+           '{"close": [3000, "invalid_request_error.invalid_api_key"]}' in wrong.stdout
+    assert "cannot send session.update: the server closed the connection" in wrong.stdout
+    assert "differs" not in wrong.stdout
+    assert "... and 16 more lines that never came: 9 response.created, " in wrong.stdout
+
+
+async def test_an_event_that_never_comes_is_one_missing_line_and_alike_problems_are_told_once() -> None:
+    rows = library_rows("truncate")
+    assert '"type": "response.content_part.added"' in rows[11]
+    doubled = parse_scenario("\n".join(rows[:12] + [rows[11]] + rows[12:]) + "\n", source="doubled")
+    wrong_deltas = parse_scenario("\n".join(rows).replace(
+        '"output_index": 0, "content_index": 0, "delta": {"$audio": true}',
+        '"output_index": 1, "content_index": 0, "delta": {"$audio": true}') + "\n", source="wrong deltas")
+    async with FakeRealtimeServer() as server:
+        missing = await replay(doubled, server.url, timeout=2)
+        alike = await replay(wrong_deltas, server.url, timeout=2)
+    assert [p.describe()[:64] for p in missing.problems] == [
+        "[main] line 13: missing response.content_part.added (never came)"]
+    deltas = len(server.connections[1].server_events("response.output_audio.delta"))
+    assert deltas > 2 and len(alike.problems) == deltas
+    assert alike.report().splitlines()[1:] == [
+        "  [main] line 13: response.output_audio.delta differs",
+        "      output_index: expected 1 (equal), got 0",
+        f"      ... and {deltas - 1} more like this"]
