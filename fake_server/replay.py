@@ -166,6 +166,8 @@ class ReplayResult:
     url: str
     problems: list[Problem] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    unordered: set[int] = field(default_factory=set)
+    """Indexes in ``received`` of the frames taken for ``order: any`` lines."""
     sent: int = 0
     duration: float = 0.0
 
@@ -476,7 +478,7 @@ class _Replay:
         used_floating: set[int] = set()
         hits = {line.number: 0 for conn in self.conns.values() for line in conn.streams}
         last: dict[str, int | None] = {name: None for name in self.conns}
-        for got in self.result.received:
+        for index, got in enumerate(self.result.received):
             conn = self.conns[got.conn]
             j = seen[conn.name]
             seen[conn.name] += 1
@@ -502,6 +504,7 @@ class _Replay:
             assert line is not None
             if how == "floating":
                 used_floating.add(line.number)
+                self.result.unordered.add(index)
             else:
                 paired.add(line.number)
                 last[conn.name] = line.number
@@ -694,30 +697,43 @@ class Divergence:
 
 
 def _generalized(result: ReplayResult) -> dict[str, list[tuple[str, Any]]]:
-    """Per connection, the non-delta frames with ids, text and clocks generalized; each run of deltas
-    between two other frames becomes one entry naming the delta types it held."""
-    generalizer = Generalizer()
+    """Per connection, what the server sent, generalized so that two runs compare by structure: ids (numbered
+    per connection, so how connections interleave does not count), text and clocks become matchers. Frames
+    in order, but for frames taken for ``order: any`` lines, which come last, sorted; and deltas: each
+    response's deltas (or a connection's other deltas) become one entry naming the delta types, after the
+    frames, since how many there are and where they fall among the other frames is timing. Delta types the
+    scenario marks ``optional`` do not count (they may come or not, by timing)."""
+    optional = {(line.conn, line.label) for line in result.scenario.lines
+                if isinstance(line, ServerLine) and line.stream and line.optional}
+    required = {(line.conn, line.label) for line in result.scenario.lines
+                if isinstance(line, ServerLine) and line.stream and not line.optional}
+    generalizers: dict[str, Generalizer] = {}
     out: dict[str, list[tuple[str, Any]]] = {}
-    streams: dict[str, set[str]] = {}
-
-    def flush(conn: str) -> None:
-        kinds = streams.pop(conn, set())
-        if kinds:
-            out.setdefault(conn, []).append(("deltas: " + ", ".join(sorted(kinds)), None))
-
-    for got in result.received:
-        if got.event is not None and is_stream_type(str(got.event.get("type"))):
-            streams.setdefault(got.conn, set()).add(str(got.event.get("type")))
-            continue
-        flush(got.conn)
+    unordered: dict[str, list[tuple[str, Any]]] = {}
+    streams: dict[str, dict[str, set[str]]] = {}
+    for index, got in enumerate(result.received):
+        generalizer = generalizers.setdefault(got.conn, Generalizer())
         frames = out.setdefault(got.conn, [])
         if got.close is not None:
             frames.append((f"close {got.close[0]}", {"close": list(got.close)}))
+            continue
+        assert got.event is not None
+        kind = str(got.event.get("type"))
+        if is_stream_type(kind):
+            if (got.conn, kind) in optional and (got.conn, kind) not in required:
+                continue  # the scenario says these may or may not come
+            group = str(got.event.get("response_id") or "")
+            streams.setdefault(got.conn, {}).setdefault(group, set()).add(kind)
+            continue
+        frame = (kind, generalizer.server_event(got.event))
+        if index in result.unordered:
+            unordered.setdefault(got.conn, []).append(frame)
         else:
-            assert got.event is not None
-            frames.append((str(got.event.get("type")), generalizer.server_event(got.event)))
-    for conn in list(streams):
-        flush(conn)
+            frames.append(frame)
+    for conn, frames in out.items():
+        frames.extend(sorted(unordered.get(conn, []), key=lambda frame: (frame[0], json.dumps(frame[1], sort_keys=True))))
+        for group, kinds in streams.get(conn, {}).items():
+            frames.append(("deltas" + (" of a response" if group else "") + ": " + ", ".join(sorted(kinds)), None))
     return out
 
 
@@ -765,10 +781,10 @@ def compare_runs(first: ReplayResult, second: ReplayResult) -> list[Divergence]:
                         divergences.append(Divergence(conn, f"{kind} differs", "; ".join(diffs)))
                 continue
             for kind, x in a[i1:i2]:
-                detail = _error_text(x) if kind == "error" else _short(x, 200)
+                detail = _error_text(x) if kind == "error" else "" if x is None else _short(x, 200)
                 divergences.append(Divergence(conn, f"only in the first run: {kind}", detail))
             for kind, y in b[j1:j2]:
-                detail = _error_text(y) if kind == "error" else _short(y, 200)
+                detail = _error_text(y) if kind == "error" else "" if y is None else _short(y, 200)
                 divergences.append(Divergence(conn, f"only in the second run: {kind}", detail))
     return divergences
 
@@ -794,7 +810,7 @@ def divergence_report(pairs: Sequence[tuple[ReplayResult, ReplayResult]], *,
             what = d.what.replace("first run", f"{first} run").replace("second run", f"{second} run")
             detail = d.detail.replace("first:", f"{first}:").replace("second:", f"{second}:").replace(
                 "only on the first run", f"only on {first}").replace("only on the second run", f"only on {second}")
-            lines.append(f"- [{d.conn}] {what}: {detail}")
+            lines.append(f"- [{d.conn}] {what}" + (f": {detail}" if detail else ""))
         for label, result in ((first, a), (second, b)):
             for problem in result.problems:
                 lines.append(f"- {label} vs the scenario: " + problem.describe().replace("\n", "\n  "))

@@ -213,6 +213,20 @@ async def test_two_runs_compared_list_error_divergences_with_codes_and_messages(
     assert "message 'Something else.'" in divergence.detail
 
 
+async def test_how_connections_interleave_does_not_count_when_two_runs_are_compared() -> None:
+    import dataclasses
+
+    scenario = load_scenario(LIBRARY / "observer_second_connection.jsonl")
+    async with FakeRealtimeServer() as server:
+        run = await replay(scenario, server.url)
+    assert run.passed, run.report()
+    # the same frames, each connection's in its own order, but all the observer's first: ids used to be
+    # numbered across connections, so item_2 of one run was item_3 of the other
+    regrouped = dataclasses.replace(run, received=sorted(run.received, key=lambda got: got.conn != "observer"))
+    assert [got.conn for got in regrouped.received] != [got.conn for got in run.received]
+    assert compare_runs(run, regrouped) == []
+
+
 # --- the command -------------------------------------------------------------------------------------
 
 
@@ -248,12 +262,16 @@ def test_replay_command_against_a_served_fake_progress_diffs_and_exit_codes(tmp_
         bad = cli("replay", str(malformed), "--url", url)
         assert bad.returncode == 2 and "malformed.jsonl:1: header needs 'name'" in bad.stderr
 
+        # every library scenario compared with itself (the same fake twice): nothing diverges, whatever order
+        # the connections' frames interleave in and however many deltas came where
         report = tmp_path / "report.md"
-        compared = cli("replay", "scenarios/session_reset_unknown_type.jsonl", "--url", url, "--compare-url", url,
-                       "--report", str(report))
+        compared = cli("replay", "scenarios/", "--url", url, "--compare-url", url, "--report", str(report))
         assert compared.returncode == 0, compared.stdout
-        assert "[1/1] fake PASS" in compared.stdout and "[1/1] live PASS" in compared.stdout
-        assert report.read_text().startswith("# fake vs live: divergence report\n1 scenario(s), 0 divergence(s).")
+        total = len(list(LIBRARY.glob("*.jsonl")))
+        assert f"[{total}/{total}] fake PASS" in compared.stdout and f"[{total}/{total}] live PASS" in compared.stdout
+        text = report.read_text()
+        assert text.startswith(f"# fake vs live: divergence report\n{total} scenario(s), 0 divergence(s)."), text
+        assert text.count(", 0 divergence(s)") == total + 1
     finally:
         child.interrupt()
 
