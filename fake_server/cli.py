@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--name", default=None, help="scenario name (default: the file name)")
     record.add_argument("--description", default=None, help="scenario description")
     record.add_argument("--summarize-audio", action="store_true",
-                        help="store the server's audio as length and SHA-256 instead of base64")
+                        help="store the server's audio as length and SHA-256 instead of base64 (one line per "
+                             "delta pattern), and client audio as $silence/$speech when that regenerates it exactly")
     return parser
 
 

@@ -8,14 +8,19 @@ client presented (header or ``openai-insecure-api-key.<key>`` subprotocol), any 
 secret and any ``sk-...`` key inside a payload are masked the way the live error masks a key (first 8
 characters, stars, last 4; a secret shorter than 24 characters keeps only its ``ek_``/``sk-`` prefix), and
 key-like query parameters are masked too. With ``summarize_audio`` the
-server's audio (output deltas, retrieved items) is stored as length and SHA-256 instead of base64; client
-audio is kept, because a replay has to send it.
+server's audio (output deltas, retrieved items) is stored as length and SHA-256 instead of base64 (one line
+per delta pattern, summarising all the audio of its deltas), and client audio that a ``$silence`` or
+``$speech`` placeholder regenerates byte for byte becomes that placeholder; other client audio is kept,
+because a replay has to send what the server heard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import datetime as _dt
+import hashlib
 import json
 import re
 import time
@@ -41,6 +46,7 @@ from .scenarios import (
     dump_scenario,
     is_stream_type,
     server_line_order,
+    summarize_client_audio,
 )
 
 __all__ = ["RecordingProxy", "mask", "scrub"]
@@ -184,10 +190,15 @@ class RecordingProxy:
         """The recording so far as a scenario (what :meth:`save` writes)."""
         generalizer = Generalizer(summarize_audio=self.summarize_audio)
         lines: list[ClientLine | ServerLine] = []
-        seen_streams: dict[str, set[str]] = {}
+        seen_streams: dict[str, dict[str, int]] = {}
+        """Per connection, the delta patterns of the current run of deltas -> their line's index."""
+        audio: dict[int, list[bytes]] = {}
+        """Index of a summarised audio delta line -> the audio of every delta it stands for."""
         for number, frame in enumerate(self._frames, start=2):
             if frame.direction == "client":
                 event = generalizer.client_event(frame.event) if frame.event is not None else None
+                if event is not None and self.summarize_audio:
+                    event = summarize_client_audio(event)
                 lines.append(ClientLine(number, frame.conn, frame.t, event, frame.close))
                 continue
             if frame.event is None:
@@ -195,14 +206,27 @@ class RecordingProxy:
                 continue
             event = generalizer.server_event(frame.event)
             if is_stream_type(str(frame.event.get("type"))):
+                raw = None
+                if self.summarize_audio and isinstance(event.get("delta"), dict) and "$audio" in event["delta"]:
+                    raw = _audio_bytes(frame.event.get("delta"))
+                    event["delta"] = {"$audio": True}  # a pattern of deltas; the summary is of all of them
                 key = json.dumps(event, sort_keys=True)
-                seen = seen_streams.setdefault(frame.conn, set())
-                if key in seen:
+                run = seen_streams.setdefault(frame.conn, {})
+                if key in run:
+                    if raw is not None:
+                        audio[run[key]].append(raw)
                     continue
-                seen.add(key)
+                run[key] = len(lines)
+                if raw is not None:
+                    audio[len(lines)] = [raw]
             else:
                 seen_streams.pop(frame.conn, None)
             lines.append(ServerLine(number, frame.conn, frame.t, event, None, server_line_order(frame.event)))
+        for index, chunks in audio.items():
+            data = b"".join(chunks)
+            event = lines[index].event
+            assert event is not None
+            event["delta"] = {"$audio": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
         connections = tuple(self._connections) or (Connection(DEFAULT_CONNECTION, "gpt-realtime"),)
         model = connections[0].model or "gpt-realtime"
         upstream = urlsplit(self.upstream)
@@ -302,6 +326,15 @@ class RecordingProxy:
 def _select_subprotocol(_conn: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     """Negotiate ``realtime`` when offered, as the live service and the fake do."""
     return Subprotocol("realtime") if "realtime" in offered else None
+
+
+def _audio_bytes(b64: Any) -> bytes:
+    if not isinstance(b64, str):
+        return b""
+    try:
+        return base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return b64.encode("utf-8", "replace")
 
 
 def _decode(frame: str | bytes) -> dict[str, Any] | None:

@@ -718,6 +718,54 @@ def audio_summary(b64: str) -> dict[str, Any]:
     return {"$audio": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
 
 
+def exact_audio_placeholder(b64: str) -> dict[str, Any] | None:
+    """A ``$silence`` or ``$speech`` placeholder that :func:`fill_placeholders` turns back into exactly this
+    audio (base64 PCM16 24 kHz), or ``None`` when there is none: what a recording may keep of client audio
+    without changing what the server hears."""
+    from .speech import transcribe
+
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not data or len(data) % 2:
+        return None
+    samples = len(data) // 2
+
+    def ms(count: int) -> int | float:
+        return count // 24 if count % 24 == 0 else round(count / 24, 6)
+
+    def same(candidate: dict[str, Any]) -> bool:
+        return base64.b64decode(fill_placeholders(candidate, {})) == data
+
+    lead = (len(data) - len(data.lstrip(b"\0"))) // 2
+    if lead == samples:
+        candidate: dict[str, Any] = {"$silence": ms(samples)}
+        return candidate if same(candidate) else None
+    trail = (len(data) - len(data.rstrip(b"\0"))) // 2
+    text = transcribe(data[2 * lead:len(data) - 2 * trail])
+    if not text:
+        return None
+    for before in range(lead, max(-1, lead - 3), -1):  # a tone may start or end on a zero sample
+        for after in range(trail, max(-1, trail - 3), -1):
+            candidate = {"$speech": {"text": text, "before_ms": ms(before), "after_ms": ms(after)}}
+            if same(candidate):
+                return candidate
+    return None
+
+
+def summarize_client_audio(value: Any, key: str = "") -> Any:
+    """A client event with each ``audio`` payload that a placeholder regenerates exactly replaced by it
+    (:func:`exact_audio_placeholder`); other audio is kept as it is."""
+    if isinstance(value, dict):
+        return {k: summarize_client_audio(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [summarize_client_audio(v, key) for v in value]
+    if key == "audio" and isinstance(value, str):
+        return exact_audio_placeholder(value) or value
+    return value
+
+
 class Generalizer:
     """Turns recorded frames into scenario lines: server ids become ``$id`` binds (then ``$ref``), free text
     ``$text``, audio ``$audio``, clocks and usage numbers ``$type``; client events reuse the bound ids.

@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 
 from fake_server import FakeRealtimeServer
 from fake_server.record import RecordingProxy, scrub
-from fake_server.replay import replay
+from fake_server.replay import replay, replay_sync
 from fake_server.scenarios import ClientLine, ServerLine, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,23 +141,49 @@ async def test_two_client_connections_become_two_named_connections(tmp_path: Pat
 
 
 def test_record_command_proxies_to_a_served_fake_writes_the_file_and_stops_on_sigint(tmp_path: Path) -> None:
+    """`fake-realtime record --summarize-audio`: one line per delta pattern whatever the chunking (so the file
+    replays against a fake that chunks otherwise), and client audio as the placeholder that regenerates it."""
+    import base64
+    import hashlib
+
+    from fake_server import speech
+    from fake_server.session import SessionLimits
+
     serve = ServeProcess([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0"], cwd=str(REPO),
                          env=child_env(PYTHONUNBUFFERED="1"))
     out = tmp_path / "cli.jsonl"
     record = None
+    spoken = speech.silence(300) + speech.synthesize("book a table") + speech.silence(200)
+    noise = bytes(range(256)) * 8  # no placeholder makes these bytes: kept as they are
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
     try:
         upstream = serve.field("url")
         record = ServeProcess([sys.executable, "-m", "fake_server.cli", "record", "--upstream", upstream,
-                               "--port", "0", "--out", str(out), "--name", "from_cli"], cwd=str(REPO),
-                              env=child_env(PYTHONUNBUFFERED="1"))
+                               "--port", "0", "--out", str(out), "--name", "from_cli", "--summarize-audio"],
+                              cwd=str(REPO), env=child_env(PYTHONUNBUFFERED="1"))
         url = record.field("url")
         assert url.startswith("ws://127.0.0.1:") and url != upstream
         from websockets.sync.client import connect as sync_connect
 
-        with sync_connect(url + "?model=gpt-realtime", additional_headers={"Authorization": f"Bearer {CANARY}"}) as ws:
+        with sync_connect(url + "?model=gpt-realtime", additional_headers={"Authorization": f"Bearer {CANARY}"},
+                          max_size=None) as ws:
             assert json.loads(ws.recv())["type"] == "session.created"
             ws.send(json.dumps({"type": "session.reset", "event_id": "r1"}))
             assert json.loads(ws.recv())["error"]["param"] == "type"
+            ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": b64(speech.silence(100))}))
+            for audio in (spoken, noise):
+                ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                    "type": "message", "role": "user", "content": [{"type": "input_audio", "audio": b64(audio)}]}}))
+                ws.recv()
+                ws.recv()
+            ws.send(json.dumps({"type": "response.create"}))
+            deltas = []
+            while (event := json.loads(ws.recv()))["type"] != "rate_limits.updated":
+                if event["type"] == "response.output_audio.delta":
+                    deltas.append(base64.b64decode(event["delta"]))
         assert record.field("saved") == str(out)
         code, stderr = record.interrupt()
         assert code == 0, stderr
@@ -171,4 +197,25 @@ def test_record_command_proxies_to_a_served_fake_writes_the_file_and_stops_on_si
         serve.interrupt()
     scenario = load_scenario(out)
     assert scenario.name == "from_cli"
-    assert [line.label for line in scenario.lines] == ["session.created", "session.reset", "error", "close"]
+    assert [line.label for line in scenario.lines][:4] == ["session.created", "session.reset", "error",
+                                                           "input_audio_buffer.append"]
+    sent = [line.event for line in scenario.lines if isinstance(line, ClientLine) and line.event is not None]
+    assert sent[1]["audio"] == {"$silence": 100}
+    assert sent[2]["item"]["content"][0]["audio"] == {"$speech": {"text": "book a table", "before_ms": 300,
+                                                                  "after_ms": 200}}
+    assert sent[3]["item"]["content"][0]["audio"] == b64(noise)
+    audio_lines = [line.event for line in scenario.lines if line.label == "response.output_audio.delta"]
+    assert len(deltas) > 3 and len(audio_lines) == 1  # the summary is of all the deltas, in one line
+    whole = b"".join(deltas)
+    assert audio_lines[0]["delta"] == {"$audio": {"bytes": len(whole), "sha256": hashlib.sha256(whole).hexdigest()}}
+    for chunk_ms in (1000.0, 20.0):  # fewer and more chunks than recorded
+        with FakeRealtimeServer(limits=SessionLimits(audio_chunk_ms=chunk_ms)) as fresh:
+            result = replay_sync(scenario, fresh.url, timeout=5)
+            assert result.passed, result.report()
+            [conn] = fresh.connections
+            got = [base64.b64decode(e["delta"]) for e in conn.server_events("response.output_audio.delta")]
+            assert len(got) != len(deltas) and b"".join(got) == whole
+            [append] = conn.client_events("input_audio_buffer.append")
+            items = conn.client_events("conversation.item.create")
+        assert base64.b64decode(append["audio"]) == speech.silence(100)
+        assert [base64.b64decode(i["item"]["content"][0]["audio"]) for i in items] == [spoken, noise]
