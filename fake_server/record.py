@@ -37,6 +37,7 @@ from websockets.typing import Subprotocol
 
 from ._signals import stop_requested
 from .scenarios import (
+    BETA_SUBPROTOCOL,
     DEFAULT_CONNECTION,
     ClientLine,
     Connection,
@@ -230,8 +231,9 @@ class RecordingProxy:
         connections = tuple(self._connections) or (Connection(DEFAULT_CONNECTION, "gpt-realtime"),)
         model = connections[0].model or "gpt-realtime"
         upstream = urlsplit(self.upstream)
+        dialect = connections[0].dialect  # the file's; a connection that differs says so
         return Scenario(
-            name=self.name, description=self.description, dialect="ga", model=model,
+            name=self.name, description=self.description, dialect=dialect, model=model,
             source=f"fake-realtime record, upstream {upstream.scheme}://{upstream.netloc}{upstream.path}",
             recorded_at=self._recorded_at, connections=connections, lines=tuple(lines), path=self.out,
         )
@@ -255,12 +257,15 @@ class RecordingProxy:
         parts = urlsplit(self.upstream)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query or parts.query, ""))
 
-    def _connection(self, query: str) -> Connection:
+    def _connection(self, query: str, headers: Any, offered: Sequence[str]) -> Connection:
         name = DEFAULT_CONNECTION if not self._connections else f"conn{len(self._connections) + 1}"
         params = dict(parse_qsl(query, keep_blank_values=True))
         model = params.pop("model", None)
         kept = {k: (mask(v) if _KEY_PARAM.search(k) else v) for k, v in params.items()}
-        conn = Connection(name, model, kept)
+        beta = "realtime=v1" in (headers.get("OpenAI-Beta", "") or "").replace(" ", "").lower()
+        dialect = "beta" if beta or BETA_SUBPROTOCOL in offered else "ga"
+        protocols = tuple(p for p in offered if not p.startswith(_KEY_SUBPROTOCOL))  # the key: never written
+        conn = Connection(name, model, kept, dialect, protocols)
         self._connections.append(conn)
         return conn
 
@@ -272,7 +277,7 @@ class RecordingProxy:
         self._secrets.update(_client_key(request.headers, offered))
         _, _, query = request.path.partition("?")
         self._now()
-        conn = self._connection(query)
+        conn = self._connection(query, request.headers, offered)
         headers = {name: request.headers[name] for name in _FORWARD_HEADERS if name in request.headers}
         try:
             upstream = await connect(self._upstream_url(query), additional_headers=headers,

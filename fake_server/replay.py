@@ -286,9 +286,12 @@ class _Replay:
         return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
     async def open(self, conn: _Conn) -> bool:
+        conf = self.scenario.connection(conn.name)
+        headers = {"Authorization": f"Bearer {self.api_key}", **conf.beta_header()}
         try:
             conn.socket = await connect(
-                self.connection_url(conn.name), additional_headers={"Authorization": f"Bearer {self.api_key}"},
+                self.connection_url(conn.name), additional_headers=headers,
+                subprotocols=list(conf.subprotocols) or None,  # type: ignore[arg-type]
                 max_size=None, open_timeout=self.timeout, ping_interval=None, close_timeout=self.timeout,
             )
         except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:

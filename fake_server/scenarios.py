@@ -48,7 +48,12 @@ __all__ = [
 
 FORMAT_VERSION = 1
 DEFAULT_CONNECTION = "main"
-DIALECTS = ("ga",)
+DIALECTS = ("ga", "beta")
+"""``ga``; ``beta``: connections offer ``OpenAI-Beta: realtime=v1`` (FACTS §1), as a header or, when the
+connection lists it among its ``subprotocols``, as the subprotocol ``openai-beta.realtime-v1``."""
+BETA_HEADER = ("OpenAI-Beta", "realtime=v1")
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "event": re.compile(r"event_[A-Za-z0-9]{21}"),
@@ -71,7 +76,7 @@ PLACEHOLDERS = ("$ref", "$format", "$speech", "$silence")
 _FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_KEYS = {"scenario", "name", "description", "dialect", "model", "source", "recorded_at", "connections",
                 "divergence", "timeout"}
-_CONNECTION_KEYS = {"model", "query"}
+_CONNECTION_KEYS = {"model", "query", "dialect", "subprotocols"}
 _LINE_KEYS = {"dir", "conn", "t", "event", "close", "wait", "order", "optional"}
 
 
@@ -99,6 +104,16 @@ class Connection:
     """The ``?model=`` of the URL; ``None`` connects without a model."""
     query: Mapping[str, str] = field(default_factory=dict)
     """Other query parameters (e.g. ``intent``)."""
+    dialect: str = "ga"
+    """``ga``, or ``beta``: the replay offers the beta header (or subprotocol, when listed)."""
+    subprotocols: tuple[str, ...] = ()
+    """The WebSocket subprotocols to offer (a key subprotocol never: the key goes in ``Authorization``)."""
+
+    def beta_header(self) -> dict[str, str]:
+        """The ``OpenAI-Beta`` header to send: for a beta connection that does not say so by subprotocol."""
+        if self.dialect == "beta" and BETA_SUBPROTOCOL not in self.subprotocols:
+            return dict([BETA_HEADER])
+        return {}
 
 
 @dataclass(frozen=True)
@@ -169,7 +184,7 @@ class Scenario:
         header: dict[str, Any] = {
             "scenario": FORMAT_VERSION, "name": self.name, "description": self.description,
             "dialect": self.dialect, "model": self.model, "source": self.source, "recorded_at": self.recorded_at,
-            "connections": {c.name: _connection_json(c, self.model) for c in self.connections},
+            "connections": {c.name: _connection_json(c, self.model, self.dialect) for c in self.connections},
         }
         if self.divergence is not None:
             header["divergence"] = self.divergence
@@ -184,12 +199,16 @@ class Scenario:
         raise KeyError(name)
 
 
-def _connection_json(conn: Connection, default_model: str) -> dict[str, Any]:
+def _connection_json(conn: Connection, default_model: str, default_dialect: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if conn.model != default_model:
         out["model"] = conn.model
     if conn.query:
         out["query"] = dict(conn.query)
+    if conn.dialect != default_dialect:
+        out["dialect"] = conn.dialect
+    if conn.subprotocols:
+        out["subprotocols"] = list(conn.subprotocols)
     return out
 
 
@@ -560,7 +579,16 @@ def _header(obj: Any, source: str) -> tuple[dict[str, Any], tuple[Connection, ..
         if not isinstance(model, (str, type(None))) or not isinstance(query, dict) or not all(
                 isinstance(v, str) for v in query.values()):
             raise fail(f"connection {name!r}: 'model' is a string or null, 'query' maps names to strings")
-        conns.append(Connection(name, model, dict(query)))
+        dialect = conf.get("dialect", obj["dialect"])
+        if dialect not in DIALECTS:
+            raise fail(f"connection {name!r}: 'dialect' must be one of {list(DIALECTS)}, not {dialect!r}")
+        protocols = conf.get("subprotocols", [])
+        if not isinstance(protocols, list) or not all(isinstance(p, str) and p for p in protocols):
+            raise fail(f"connection {name!r}: 'subprotocols' is a list of strings")
+        if any(p.startswith(KEY_SUBPROTOCOL) for p in protocols):
+            raise fail(f"connection {name!r}: a key subprotocol ({KEY_SUBPROTOCOL}<key>) has no place in a file "
+                       "(the replay sends the key in Authorization)")
+        conns.append(Connection(name, model, dict(query), dialect, tuple(protocols)))
     return obj, tuple(conns)
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from _serve_process import ServeProcess, child_env
 from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
@@ -219,3 +220,43 @@ def test_record_command_proxies_to_a_served_fake_writes_the_file_and_stops_on_si
             items = conn.client_events("conversation.item.create")
         assert base64.b64decode(append["audio"]) == speech.silence(100)
         assert [base64.b64decode(i["item"]["content"][0]["audio"]) for i in items] == [spoken, noise]
+
+
+async def test_a_beta_session_is_recorded_as_beta_and_replays_with_the_beta_header(tmp_path: Path) -> None:
+    """The SDK's beta client sends `OpenAI-Beta: realtime=v1`; a browser-style client says it by subprotocol.
+    Either is recorded, and the replay offers it the same way: today's fake answers both with the retirement
+    error and close 4000 (FACTS §1), and so does the replay, at once."""
+    from websockets.exceptions import ConnectionClosed
+
+    header_file, protocol_file = tmp_path / "beta_header.jsonl", tmp_path / "beta_subprotocol.jsonl"
+    async with FakeRealtimeServer() as upstream:
+        async with RecordingProxy(upstream.url, out=header_file) as proxy:
+            client = AsyncOpenAI(api_key=CANARY, websocket_base_url=proxy.base_url)
+            async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+                event = await conn.recv()
+                assert event.type == "error" and event.error.code == "beta_api_shape_disabled"
+                with pytest.raises(ConnectionClosed):
+                    await conn.recv()  # then the close 4000
+        async with RecordingProxy(upstream.url, out=protocol_file) as proxy, connect(
+                proxy.url + "?model=gpt-4o-realtime-preview",
+                subprotocols=["realtime", f"openai-insecure-api-key.{CANARY}",  # type: ignore[list-item]
+                              "openai-beta.realtime-v1"]) as ws:
+            assert json.loads(await ws.recv())["error"]["code"] == "beta_api_shape_disabled"
+            await ws.wait_closed()
+    for path in (header_file, protocol_file):
+        assert_no_secret(path.read_text())
+        scenario = load_scenario(path)
+        assert scenario.dialect == "beta" and json.loads(path.read_text().splitlines()[0])["dialect"] == "beta"
+        assert [line.label for line in scenario.lines] == ["error", "close"]
+        assert scenario.lines[1].close == {"code": 4000, "reason": "invalid_request_error.beta_api_shape_disabled"}
+    assert load_scenario(header_file).connections[0].subprotocols == ()
+    assert load_scenario(protocol_file).connections[0].subprotocols == ("realtime", "openai-beta.realtime-v1")
+    async with FakeRealtimeServer() as fresh:
+        for path in (header_file, protocol_file):
+            result = await replay(load_scenario(path), fresh.url, timeout=2)
+            assert result.passed, result.report()
+            assert result.duration < 1  # the answer, not a timeout
+        first, second = (c.handshake for c in fresh.connections)
+    assert first is not None and first.headers.get("openai-beta") == "realtime=v1"
+    assert second is not None and "openai-beta" not in second.headers
+    assert second.subprotocols == ("realtime", "openai-beta.realtime-v1")
