@@ -290,7 +290,8 @@ class Cassette:
       written (``new_episodes`` keeps the connections the file already had and adds the new ones);
     * replaying (``none``, or ``once`` with the file there): ``url`` is the fake itself; at teardown the
       conversation the client had (from the fake's journal) is checked against the file, client events
-      included, and the test fails with the diff.
+      included, each connection against the file's connection with the same client events (VCR-style,
+      whatever order they opened in), and the test fails with the diff.
     """
 
     def __init__(self, path: Path, mode: str, server: FakeRealtimeServer, upstream: str | None,
@@ -339,18 +340,20 @@ class Cassette:
             return
         scenario = load_scenario(self.path)
         self.server.settle()
-        names = [c.name for c in scenario.connections]
-        frames: list[Any] = []
-        for index, conn in enumerate(self.server.connections):
-            name = names[index] if index < len(names) else f"extra{index}"
+        conversations = []
+        for conn in self.server.connections:
+            frames: list[Any] = []
             for entry in conn.entries():
                 if entry.event is not None:
-                    frames.append((name, entry.direction, entry.time, entry.event, None))
+                    frames.append((entry.direction, entry.time, entry.event, None))
             if conn.closed_by == "server" and conn.close_code is not None:
-                frames.append((name, "server", float("inf"), None, (conn.close_code, conn.close_reason or "")))
+                frames.append(("server", float("inf"), None, (conn.close_code, conn.close_reason or "")))
+            conversations.append(frames)
+        names = match_connections(scenario, [[f[2] for f in frames if f[0] == "client"] for frames in conversations])
         from .replay import check_frames
 
-        result = check_frames(scenario, frames)
+        result = check_frames(scenario, [(name, *frame) for name, frames in zip(names, conversations)
+                                         for frame in frames])
         if not result.passed:
             if scenario.divergence:
                 pytest.xfail(f"known divergence of the fake: {scenario.divergence}")
@@ -358,23 +361,63 @@ class Cassette:
                         pytrace=False)
 
 
+def _same_requests(scenario: Scenario, name: str, events: list[dict[str, Any]]) -> bool:
+    from .scenarios import ClientLine, client_expectation, match_value
+
+    lines = [line.event for line in scenario.lines
+             if isinstance(line, ClientLine) and line.conn == name and line.event is not None]
+    return len(lines) == len(events) and all(
+        not match_value(client_expectation(line), event, {}) for line, event in zip(lines, events))
+
+
+def match_connections(scenario: Scenario, requests: list[list[dict[str, Any]]]) -> list[str]:
+    """Which of the file's connections each connection of a run is, as VCR matches a request: by what the
+    client sent (its events, ids the server chose aside). A connection that matches none takes the first
+    connection of the file not taken yet (and so gets the diff of what it sent); more connections than the
+    file has are ``extraN``."""
+    free = [c.name for c in scenario.connections]
+    names: list[str | None] = [None] * len(requests)
+    for index, events in enumerate(requests):
+        for name in free:
+            if _same_requests(scenario, name, events):
+                names[index] = name
+                free.remove(name)
+                break
+    for index in range(len(requests)):
+        if names[index] is None:
+            names[index] = free.pop(0) if free else f"extra{index}"
+    return [str(name) for name in names]
+
+
 def merge_episodes(old: Scenario, new: Scenario) -> Scenario:
     """``new_episodes``: the old file's connections stay as recorded; connections of the new recording whose
-    client events no old connection has are added (renamed ``episodeN``)."""
+    client events no old connection has are added (renamed ``episodeN``), their bound names renamed too
+    (``item_1`` -> the next ``item_N`` the file does not use), so they never clash with the old ones."""
     import dataclasses
     import json
+    import re
 
-    from .scenarios import ClientLine, Connection
+    from .scenarios import ClientLine, bound_names, rename_bindings
 
     def client_side(scenario: Scenario, name: str) -> str:
         return json.dumps([line.event for line in scenario.lines if isinstance(line, ClientLine)
                            and line.conn == name and line.event is not None], sort_keys=True)
+
+    def fresh(name: str) -> str:
+        stem, number = re.fullmatch(r"(.*?)_?(\d*)", name).groups()  # type: ignore[union-attr]
+        count = int(number) if number else 1
+        while f"{stem}_{count}" in taken_names:
+            count += 1
+        taken_names.add(f"{stem}_{count}")
+        return f"{stem}_{count}"
 
     known = {client_side(old, c.name) for c in old.connections}
     connections = list(old.connections)
     lines = list(old.lines)
     number = max((line.number for line in old.lines), default=1)
     taken = {c.name for c in connections}
+    taken_names = {name for line in old.lines for name in bound_names(line.event)}
+    added: dict[str, str] = {}
     for conn in new.connections:
         if client_side(new, conn.name) in known:
             continue
@@ -382,11 +425,22 @@ def merge_episodes(old: Scenario, new: Scenario) -> Scenario:
         while name in taken:
             name += "_"
         taken.add(name)
-        connections.append(Connection(name, conn.model, conn.query))
-        for line in new.lines:
-            if line.conn == conn.name:
-                number += 1
-                lines.append(dataclasses.replace(line, conn=name, number=number))
+        added[conn.name] = name
+        connections.append(dataclasses.replace(conn, name=name))
+    renamed = {bound: fresh(bound) for line in new.lines if line.conn in added for bound in sorted(
+        bound_names(line.event), key=lambda n: [int(d) if d.isdigit() else d for d in re.split(r"(\d+)", n)])}
+    for line in new.lines:
+        if line.conn not in added:
+            continue
+        number += 1
+        changes: dict[str, Any] = {"conn": added[line.conn], "number": number,
+                                   "event": rename_bindings(line.event, renamed)}
+        if isinstance(line, ClientLine) and isinstance(line.wait, dict):
+            wait = rename_bindings(line.wait, renamed)
+            if wait.get("conn") in added:
+                wait["conn"] = added[wait["conn"]]
+            changes["wait"] = wait
+        lines.append(dataclasses.replace(line, **changes))
     return dataclasses.replace(old, connections=tuple(connections), lines=tuple(lines))
 
 

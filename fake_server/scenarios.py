@@ -452,6 +452,54 @@ def fill_placeholders(value: Any, bindings: Mapping[str, Any]) -> Any:
     return value
 
 
+def bound_names(value: Any) -> set[str]:
+    """The names a server event (or any part of a line) binds with ``$id``/``bind``."""
+    if isinstance(value, dict):
+        if _matcher_name(value) == "$id" and isinstance(value.get("bind"), str):
+            return {value["bind"]}
+        return {name for item in value.values() for name in bound_names(item)}
+    if isinstance(value, list):
+        return {name for item in value for name in bound_names(item)}
+    return set()
+
+
+def rename_bindings(value: Any, names: Mapping[str, str]) -> Any:
+    """``value`` (an event, a ``wait``) with the bound names in ``names`` renamed: in ``$id`` binds, ``$ref``
+    and the ``{name}`` of ``$format``, in expectations and placeholders alike."""
+    matcher = _matcher_name(value)
+    if matcher == "$id" and value.get("bind") in names:
+        return {**value, "bind": names[value["bind"]]}
+    if matcher == "$ref" and isinstance(value["$ref"], str):
+        return {"$ref": names.get(value["$ref"], value["$ref"])}
+    if matcher == "$format" and isinstance(value["$format"], str):
+        def one(m: re.Match[str]) -> str:
+            return m.group(0) if m.group(1) is None else "{" + names.get(m.group(1), m.group(1)) + "}"
+
+        return {"$format": _FORMAT_TOKEN.sub(one, value["$format"])}
+    if matcher in ("$speech", "$silence", "$text", "$audio", "$type", "$match", "$any"):
+        return value
+    if isinstance(value, dict):
+        return {key: rename_bindings(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rename_bindings(item, names) for item in value]
+    return value
+
+
+def client_expectation(event: Any) -> Any:
+    """A client line's event as an expectation of what a client sends: ``$ref``/``$format`` (ids the server
+    chose) match any value, ``$speech``/``$silence`` are the audio they make."""
+    matcher = _matcher_name(event)
+    if matcher in ("$ref", "$format"):
+        return {"$any": True}
+    if matcher in ("$speech", "$silence"):
+        return fill_placeholders(event, {})
+    if isinstance(event, dict):
+        return {key: client_expectation(item) for key, item in event.items()}
+    if isinstance(event, list):
+        return [client_expectation(item) for item in event]
+    return event
+
+
 # --- loading and checking ---------------------------------------------------------------------
 
 

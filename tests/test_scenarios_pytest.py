@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,36 @@ def test_record_modes_none_once_new_episodes_all(pytester: pytest.Pytester, monk
     assert "bonjour" in fresh and "hello" not in fresh
     assert list(json.loads(fresh.splitlines()[0])["connections"]) == ["main"]
     assert CANARY not in fresh
+
+
+def test_new_episodes_then_none_replays_whatever_the_order_and_the_merged_file_replays(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from fake_server import FakeRealtimeServer
+
+    project(pytester)
+    pytester.makepyfile(test_client=CLIENT_TEST)
+    cassette = pytester.path / "cassettes" / "test_client.jsonl"
+    run_mode(pytester, "once", "hello", monkeypatch).assert_outcomes(passed=1)
+    run_mode(pytester, "new_episodes", "goodbye,hello", monkeypatch).assert_outcomes(passed=1)
+    merged = cassette.read_text()
+    header = json.loads(merged.splitlines()[0])
+    assert list(header["connections"]) == ["main", "episode2"]
+    # the new episode's ids are bound under names of its own, not the first connection's sess_1, item_1
+    # (recorded first, as sess_1 and item_1, it would clash with the first connection's)
+    episode = "".join(line for line in merged.splitlines()[1:] if json.loads(line).get("conn") == "episode2")
+    assert set(re.findall(r'"bind": "(\w+)"', episode)) == {"sess_2", "item_2"}
+    assert set(re.findall(r'"\$ref": "(\w+)"', episode)) == {"item_2"}
+    # the recorded conversations replay, in the order they were recorded and in another order (matched by
+    # what the client sent, as VCR matches requests)
+    run_mode(pytester, "none", "goodbye,hello", monkeypatch).assert_outcomes(passed=1)
+    run_mode(pytester, "none", "hello,goodbye", monkeypatch).assert_outcomes(passed=1)
+    run_mode(pytester, "none", "hello", monkeypatch).assert_outcomes(passed=1, errors=1)  # one never came
+    # ... and so does the merged file through the replay command
+    with FakeRealtimeServer() as server:
+        done = subprocess.run([sys.executable, "-m", "fake_server.cli", "replay", str(cassette), "--url", server.url,
+                               "--timeout", "5"], check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed (0 of them known divergences)"
