@@ -144,6 +144,30 @@ def test_when_a_client_line_is_sent_previous_none_or_a_named_event() -> None:
     assert run.result.problems == [] and run.bindings == {"sess": "sess_" + "b" * 21, "r": response["id"]}
 
 
+def test_a_client_line_waits_for_the_order_any_lines_before_it_so_a_close_never_cuts_one_off() -> None:
+    from fake_server.replay import Received, _Replay
+
+    scenario = scenario_of(
+        CREATED,
+        {"dir": "client", "event": {"type": "input_audio_buffer.clear"}},
+        {"dir": "server", "event": {"type": "input_audio_buffer.cleared"}},
+        {"dir": "server", "order": "any", "event": {"type": "error", "error": {"$any": True}}},
+        {"dir": "server", "order": "any", "optional": True, "event": {"type": "rate_limits.updated"}},
+        {"dir": "client", "close": {"code": 1000}},
+    )
+    run = _Replay(scenario, "ws://unused", "", 1.0)
+    clear, close = [line for line in scenario.lines if hasattr(line, "wait")]
+    created = {"type": "session.created", "event_id": "event_" + "a" * 21, "session": {"id": "sess_" + "b" * 21}}
+    run.dispatch(Received("main", 0.0, event=created))
+    assert run.ready_to_send(clear)()
+    run.conns["main"].sent = run.conns["main"].started = 1
+    ready = run.ready_to_send(close)
+    run.dispatch(Received("main", 0.1, event={"type": "input_audio_buffer.cleared"}))
+    assert not ready()  # every ordered line came, the error has not: closing now would cut it off
+    run.dispatch(Received("main", 0.2, event={"type": "error", "error": {"code": "x"}}))
+    assert ready()  # the optional line is not waited for
+
+
 async def test_a_second_connection_is_opened_by_name_with_its_own_model() -> None:
     async with FakeRealtimeServer() as server:
         result = await replay(load_scenario(LIBRARY / "observer_second_connection.jsonl"), server.url)
