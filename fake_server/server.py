@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import secrets
+import struct
 import threading
 import time
 import traceback
@@ -26,7 +27,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
@@ -46,12 +47,20 @@ from .journal import Handshake, Journal
 from .protocol.ids import IdGenerator
 from .protocol.rules import RealtimeError
 from .script import Script, load_script
-from .session import Session, SessionLimits
+from .session import ABNORMAL_CLOSURE, CloseConnection, Session, SessionLimits
 from .verify import ClientSequence, ErrorExpectation, ErrorReport, error_problems
 
 __all__ = ["FakeRealtimeServer"]
 
 _log = logging.getLogger("fake_server.server")
+
+try:  # how settle() sees frames still in flight; where it is missing, it sees only what the loop has read
+    import fcntl
+    import termios
+
+    _FIONREAD: int | None = termios.FIONREAD
+except ImportError:  # pragma: no cover - not on POSIX
+    _FIONREAD = None
 
 # A 15 MiB audio append is ~20 MiB of base64 inside JSON; leave room for the envelope.
 _MAX_FRAME_BYTES = 32 * 1024 * 1024
@@ -107,6 +116,17 @@ async def _send_all(connection: ServerConnection, frames: list[str]) -> None:
             send_text(frame.encode())
 
 
+def _unread_bytes(connection: ServerConnection) -> int:
+    """Bytes the client sent that wait in the kernel, not yet read by the event loop (0 if unknown)."""
+    sock = connection.transport.get_extra_info("socket")
+    if sock is None or _FIONREAD is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), _FIONREAD, b"\0\0\0\0"))[0])
+    except OSError:  # closed meanwhile
+        return 0
+
+
 class FakeRealtimeServer:
     """A fake ``wss://api.openai.com/v1/realtime`` on a local port.
 
@@ -158,6 +178,8 @@ class FakeRealtimeServer:
         self._errors_allowed = False
         self._client_sequences: dict[int, ClientSequence] = {}
         self._open: set[ServerConnection] = set()
+        self._aborted: set[ServerConnection] = set()
+        self._reading: set[ServerConnection] = set()  # waiting for the client's next frame (see settle)  # dropped by the server without a close frame (1006)
         self._generation = 0
         self._next_index = 0
         self._bound: tuple[str, int] | None = None
@@ -321,18 +343,46 @@ class FakeRealtimeServer:
             raise AssertionError("\n\n".join(problems))
 
     def settle(self, timeout: float = 2.0) -> bool:
-        """Wait until every connection the client has closed has been handled to its end.
+        """Wait until the server has handled every frame the clients have sent so far.
 
-        The client's side of a close can finish while the server still handles frames that
-        came before it; this lets their answers reach the journal. False on timeout.
+        A client's ``send`` returns before the server has read the frame, and the client's
+        side of a close can finish while the server still handles frames that came before
+        it; this lets their answers reach the journal (so :meth:`check` sees an error a test
+        provoked just before it ended). Settled means: every connection the client closed has
+        been handled to its end, and every open one is waiting for its next frame with nothing
+        unread on its socket. False on timeout. Called from the server's own event loop (an
+        ``async with`` server), it cannot wait and only reports the closed connections.
         """
-        def settled() -> bool | None:
-            return all(c.closed or c._is_open() for c in self._connections) or None
-
-        if self._on_loop_thread():
+        loop = self._loop
+        if self._on_loop_thread() or loop is None or loop.is_closed():
             with self._lock:
-                return bool(settled())
-        return bool(self._wake.wait(settled, timeout))
+                return self._closes_handled()
+        try:
+            return asyncio.run_coroutine_threadsafe(self._quiet(timeout), loop).result(timeout + _CLOSE_TIMEOUT)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            return False
+
+    def _closes_handled(self) -> bool:
+        return all(c.closed or c._is_open() for c in self._connections)
+
+    async def _quiet(self, timeout: float) -> bool:
+        """On the loop: True once every connection looked idle on three passes of the loop in a row
+        (a frame read from the socket reaches the reader within one pass)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        calm = 0
+        while True:
+            with self._lock:
+                quiet = self._closes_handled() and all(self._idle(socket) for socket in self._open)
+            calm = calm + 1 if quiet else 0
+            if calm >= 3:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0 if quiet else 0.001)
+
+    def _idle(self, socket: ServerConnection) -> bool:
+        return socket.state is not State.OPEN or (socket in self._reading and _unread_bytes(socket) == 0)
 
     def reset(self) -> None:
         """Close every open connection (1000), forget connections, errors and expectations, restore the policy.
@@ -340,6 +390,7 @@ class FakeRealtimeServer:
         Connection indexes restart at 0, so a seeded server mints the same ids in
         every test; an unseeded server picks a new random seed.
         """
+        policy = self._initial_policy()  # first: a script file that has become broken raises, and nothing is reset
         with self._lock:
             self._generation += 1
             doomed = list(self._open)
@@ -351,7 +402,7 @@ class FakeRealtimeServer:
             self.internal_errors.clear()
             self._next_index = 0
             self.seed = self._pick_seed()
-            self.policy = self._initial_policy()
+            self.policy = policy
         loop = self._loop
         if not doomed or loop is None or loop.is_closed():
             return
@@ -389,7 +440,7 @@ class FakeRealtimeServer:
         # Fire and forget: a client whose event loop is gone never answers the close,
         # and a test must not wait for that.
         for connection in connections:
-            task = asyncio.ensure_future(connection.close(code, reason))
+            task = asyncio.ensure_future(self._end(connection, CloseConnection(code, reason)))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
@@ -552,7 +603,7 @@ class FakeRealtimeServer:
                 error = _server_error_event(None, ids)
                 record.journal.server(time.time(), [error])
                 await connection.send(_encode(error))
-                await connection.close(1011, "server_error")
+                await self._end(connection, CloseConnection(1011, "server_error"))
                 return
             session = opening.session
             if session is not None:
@@ -564,7 +615,7 @@ class FakeRealtimeServer:
             for frame in frames:
                 await connection.send(frame)
             if opening.close is not None:
-                await connection.close(opening.close.code, opening.close.reason)
+                await self._end(connection, opening.close)
                 return
             if session is None:
                 return
@@ -577,8 +628,19 @@ class FakeRealtimeServer:
             with self._lock:
                 self._open.discard(connection)
                 if record is not None:
-                    self._closed(record, connection)
+                    self._closed(record, connection, connection in self._aborted)
                     self._wake.notify()
+            self._aborted.discard(connection)
+
+    async def _end(self, connection: ServerConnection, closing: CloseConnection) -> None:
+        """Close the socket as the session asked: a close frame, or for 1006 (abnormal closure,
+        which no close frame may carry) a dropped TCP connection, as when the network fails."""
+        if closing.code == ABNORMAL_CLOSURE:
+            if connection.state is not State.CLOSED:
+                self._aborted.add(connection)
+                connection.transport.abort()
+            return
+        await connection.close(closing.code, closing.reason)
 
     def _add_connection(
         self, generation: int, index: int, journal: Journal, session: Session | None, handshake: Handshake,
@@ -595,11 +657,13 @@ class FakeRealtimeServer:
         return record
 
     @staticmethod
-    def _closed(record: Connection, socket: ServerConnection) -> None:
+    def _closed(record: Connection, socket: ServerConnection, aborted: bool) -> None:
         """Note how the connection ended: the code the server sent if it closed first, else the client's."""
         protocol = socket.protocol
         sent, received = protocol.close_sent, protocol.close_rcvd
-        if sent is not None and (received is None or protocol.close_rcvd_then_sent is False):
+        if aborted:
+            record.close_code, record.close_reason, record.closed_by = ABNORMAL_CLOSURE, "", "server"
+        elif sent is not None and (received is None or protocol.close_rcvd_then_sent is False):
             record.close_code, record.close_reason, record.closed_by = sent.code, sent.reason, "server"
         elif received is not None:
             record.close_code, record.close_reason, record.closed_by = received.code, received.reason, "client"
@@ -640,7 +704,15 @@ class FakeRealtimeServer:
         """
         encode = _encode
         gone = False
-        async for message in connection:
+        reading = self._reading
+        while True:
+            reading.add(connection)
+            try:
+                message = await connection.recv()
+            except ConnectionClosedOK:
+                return
+            finally:
+                reading.discard(connection)
             try:
                 if isinstance(message, str):
                     events = session.receive_text(message)
@@ -663,7 +735,7 @@ class FakeRealtimeServer:
                 except ConnectionClosed:
                     gone = True
             if closing is not None:
-                await connection.close(closing.code, closing.reason)
+                await self._end(connection, closing)
                 return
             if not gone:
                 wake.set()
@@ -684,29 +756,29 @@ class FakeRealtimeServer:
                     await send(_encode(event))
                 closing = session.closing
                 assert closing is not None
-                await connection.close(closing.code, closing.reason)
+                await self._end(connection, closing)
                 return
             try:
-                out = session.next_step()
+                due = session.next_due()
+                out = session.next_step() if due is not None and due <= now else None
             except Exception as exc:  # a core bug inside a stream: report it, keep the socket
                 self._record(generation, session, exc)
                 await send(_encode(self._journaled(session, _server_error_event(session, ids))))
                 continue
             if out is None:
+                # Nothing due yet: sleep until it is, or until the reader has news (a cancel drops
+                # the prepared batch, a new response starts); then look again.
                 wake.clear()
                 waiter = asyncio.ensure_future(wake.wait())
+                until = session.expires_at if due is None else min(due, session.expires_at)
                 try:
-                    await asyncio.wait({waiter}, timeout=max(0.0, session.expires_at - now))
+                    await asyncio.wait({waiter}, timeout=max(0.0, until - now))
                 finally:
                     waiter.cancel()
                 continue
-            if out.due > now:
-                await asyncio.sleep(out.due - now)
-            if connection.state is not State.OPEN:  # see _read: do not wait out the close timeout
-                return
             if out.events:
                 await _send_all(connection, [_encode(event) for event in out.events])
             if session.closing is not None:  # a scripted close mid-response
-                await connection.close(session.closing.code, session.closing.reason)
+                await self._end(connection, session.closing)
                 return
             await asyncio.sleep(0)  # let the reader take what arrived meanwhile (a cancel, a second create)

@@ -30,7 +30,7 @@ from .responses import ResponseParams, ResponseStream, Step
 from .script import Faults, Script
 from .usage import Segment, cached_prefix, context_segments, input_audio_tokens, text_tokens
 
-__all__ = ["Session", "SessionLimits", "CloseConnection", "Item", "Outgoing"]
+__all__ = ["Session", "SessionLimits", "CloseConnection", "Item", "Outgoing", "ABNORMAL_CLOSURE"]
 
 Event = dict[str, Any]
 
@@ -43,6 +43,8 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 MIN_COMMIT_MS = 100.0
+ABNORMAL_CLOSURE = 1006
+"""A close code no close frame may carry: asking for it drops the connection without one."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,33 @@ class Outgoing:
 
 class _Stream(Protocol):
     def next_step(self) -> Step | None: ...
+
+
+class _FaultSource:
+    """The fault draws of one source of server events: the answers to client events, or one stream.
+
+    Each source has its own generator, seeded from the fault seed, the connection and the
+    source's number, so the faults a stream sees do not depend on how its steps interleave
+    with the answers to client events. An event that ``reorder`` moves past the end of a
+    batch is ``held`` and goes out after the first event of the source's next batch.
+    """
+
+    __slots__ = ("rng", "held")
+
+    def __init__(self, seed: str) -> None:
+        self.rng = random.Random(seed)
+        self.held: Event | None = None
+
+
+@dataclass
+class _Pending:
+    """A prepared streamed batch, waiting for its time; journaled and faulted only when taken."""
+
+    due: float
+    events: list[Event]
+    stream: _Stream
+    source: _FaultSource | None
+    close: CloseConnection | None
 
 
 def default_session(kind: str, session_id: str, model: str, expires_at: int) -> dict[str, Any]:
@@ -242,7 +271,11 @@ class Session:
         """This connection's index on its server (scripts can target one connection)."""
         faults = self.script.faults
         self._faults = faults if faults.applies_to(index) and faults != Faults() else None
-        self._fault_rng = random.Random(f"{faults.seed}:{index}")
+        self._fault_seed = f"{faults.seed}:{index}"
+        self._answers = _FaultSource(f"{self._fault_seed}:answers")
+        self._stream_sources: dict[int, _FaultSource] = {}  # by id() of the stream
+        self._stream_count = 0
+        self._pending: _Pending | None = None
         self._sent = 0
         self.id = ids.new("sess")
         self.conversation_id = ids.new("conv")
@@ -357,38 +390,79 @@ class Session:
         """
         self._playback.append((on, [dict(event) for event in events]))
 
+    def next_due(self) -> float | None:
+        """When the next streamed batch (responses, transcriptions) is due, or ``None``.
+
+        The batch is prepared now and waits inside the session: nothing of it is journaled or
+        counted as sent until :meth:`next_step` takes it, so a transport that sleeps until
+        ``due`` and then finds the socket gone has sent, and recorded, nothing. A cancel
+        meanwhile drops a prepared batch of the cancelled response.
+        """
+        if self._pending is None:
+            self._pending = self._prepare()
+        return None if self._pending is None else self._pending.due
+
     def next_step(self) -> Outgoing | None:
-        """The next batch of streamed events (responses, transcriptions), or ``None``.
+        """Take the next streamed batch (call it once its ``due`` has come), or ``None``.
 
         Streams take turns, one step each. A response stops being active when the step
-        holding its ``response.done`` is handed out here.
+        holding its ``response.done`` is taken here.
         """
+        pending = self._pending if self._pending is not None else self._prepare()
+        self._pending = None
+        if pending is None:
+            return None
+        if pending.stream is self._active and self._active.finished:
+            self._active = None
+        if pending.close is not None:
+            self.closing = pending.close
+            self._streams.clear()
+        events = self._checked(pending.events, pending.source, faulted=pending.source is not None)
+        return Outgoing(pending.due, events)
+
+    def _prepare(self) -> _Pending | None:
         while self._streams and self.closing is None:
             started, stream = self._streams.pop(0)
+            source = self._stream_source(stream)
             step = stream.next_step()
             if step is None:
+                self._stream_sources.pop(id(stream), None)
+                if source is not None and source.held is not None:  # a reordered event past the last batch
+                    held, source.held = source.held, None
+                    return _Pending(self.clock(), [held], stream, None, None)
                 continue
             self._streams.append((started, stream))
-            if stream is self._active and self._active.finished:
-                self._active = None
-            events = step.events
+            events, close = step.events, None
             if isinstance(stream, ResponseStream):
-                events = self._until_scripted_close(stream, events)
-            due = started + step.offset_ms / 1000 * self.limits.pacing + step.delay_ms / 1000
-            if self._faults is not None and self._faults.jitter_ms:
-                due += self._fault_rng.uniform(0, self._faults.jitter_ms) / 1000
-            return Outgoing(due, self._checked(events))
+                events, close = self._until_scripted_close(stream, events)
+            pacing = self.limits.pacing
+            due = started + step.offset_ms / 1000 * pacing + step.delay_ms / 1000
+            if source is not None and self._faults is not None and self._faults.jitter_ms:
+                due += source.rng.uniform(0, self._faults.jitter_ms) / 1000
+            return _Pending(due, events, stream, source, close)
         return None
 
-    def _until_scripted_close(self, response: ResponseStream, events: list[Event]) -> list[Event]:
-        """Cut a response short where its script closes the connection."""
+    def _stream_source(self, stream: _Stream) -> _FaultSource | None:
+        if self._faults is None:
+            return None
+        source = self._stream_sources.get(id(stream))
+        if source is None:
+            self._stream_count += 1
+            source = self._stream_sources[id(stream)] = _FaultSource(f"{self._fault_seed}:{self._stream_count}")
+        return source
+
+    @staticmethod
+    def _until_scripted_close(
+        response: ResponseStream, events: list[Event]
+    ) -> tuple[list[Event], CloseConnection | None]:
+        """Cut a response short where its script closes the connection (and the close to make)."""
         close = response.reply.close
         if close is not None and response.sent + len(events) >= response.reply.close_after:
             events = events[:max(0, response.reply.close_after - response.sent)]
-            self.closing = CloseConnection(*close)
-            self._streams.clear()
+            response.sent += len(events)
+            return events, CloseConnection(*close)
         response.sent += len(events)
-        return events
+        return events, None
 
     def expire(self) -> list[Event]:
         """The session reached :attr:`expires_at`: the live error, then close 1001 with its text."""
@@ -427,18 +501,22 @@ class Session:
     def _error(self, exc: RealtimeError, client_event_id: str | None) -> Event:
         return self._event("error", error=exc.body(client_event_id))
 
-    def _checked(self, events: list[Event]) -> list[Event]:
-        """Every server event leaves through here: checked (if asked), faults applied, journaled."""
+    def _checked(self, events: list[Event], source: _FaultSource | None = None, faulted: bool = True) -> list[Event]:
+        """Every server event leaves through here: checked (if asked), faults applied, journaled.
+
+        ``source``: whose fault draws apply (a stream's; by default the answers to client events);
+        ``faulted=False`` for an event the faults already had their say on (a reordered one, late).
+        """
         if self.limits.validate_server_events:
             for event in events:
                 self.schemas.check_server_event(event)
-        if self._faults is not None:
-            events = self._misbehave(events)
+        if self._faults is not None and faulted:
+            events = self._misbehave(events, source or self._answers)
         self.journal.server(self.clock(), events)
         return events
 
-    def _misbehave(self, events: list[Event]) -> list[Event]:
-        faults, rng = self._faults, self._fault_rng
+    def _misbehave(self, events: list[Event], source: _FaultSource) -> list[Event]:
+        faults, rng = self._faults, source.rng
         assert faults is not None
         out: list[Event] = []
         for event in events:
@@ -451,9 +529,19 @@ class Session:
             if faults.duplicate and rng.random() < faults.duplicate:
                 out.append(event)
         if faults.reorder:
-            for i in range(len(out) - 1):
+            i = 0
+            if source.held is not None:  # swapped past the end of the previous batch: after this one's first event
+                out.insert(1 if out else 0, source.held)
+                source.held = None
+                i = 2
+            while i < len(out):
                 if rng.random() < faults.reorder:
-                    out[i], out[i + 1] = out[i + 1], out[i]
+                    if i + 1 < len(out):
+                        out[i], out[i + 1] = out[i + 1], out[i]
+                        i += 1  # a swapped pair stays as swapped
+                    elif source is not self._answers:  # a stream's last event swaps with its next batch's first
+                        source.held = out.pop()
+                i += 1
         if faults.close_after_events is not None:
             limit, code, reason = faults.close_after_events
             if self._sent + len(out) >= limit:
@@ -719,7 +807,11 @@ class Session:
         if in_conversation:
             self._active = stream
         self._streams.append((self.clock(), stream))
-        return self._until_scripted_close(stream, [stream.created()])
+        events, close = self._until_scripted_close(stream, [stream.created()])
+        if close is not None:
+            self.closing = close
+            self._streams.clear()
+        return events
 
     def _hear_data(self, context: list[Item], data: dict[str, Any], index: int) -> str:
         item = next((i for i in context if i.data is data), None)
@@ -768,6 +860,9 @@ class Session:
 
     def _cancel(self, response: ResponseStream, reason: str) -> list[Event]:
         self._streams = [(t, s) for t, s in self._streams if s is not response]
+        self._stream_sources.pop(id(response), None)
+        if self._pending is not None and self._pending.stream is response:
+            self._pending = None  # prepared but never sent: the cancel comes instead
         if response is self._active:
             self._active = None
         return response.cancel(reason)

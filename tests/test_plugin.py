@@ -206,3 +206,31 @@ def test_an_unnoticed_error_fails_the_test_with_a_readable_list(pytester: pytest
             "expect_error(code='invalid_value', client_event='session.update') declared, but no such error was sent",
         ]
     )
+
+
+def test_an_unnoticed_error_fails_a_test_run_in_a_separate_process(pytester: pytest.Pytester) -> None:
+    # The plugin as an installed package loads it (entry point), in a pytest process of its own.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        import json
+        from openai import OpenAI
+
+        def test_loads_history_with_a_wrong_type(realtime_server):
+            client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
+            with client.realtime.connect(model="gpt-realtime") as conn:
+                conn.send_raw(json.dumps({"type": "conversation.item.create", "event_id": "h1", "item": {
+                    "type": "message", "role": "user", "content": [{"type": "text", "text": "Hi"}]}}))
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_loads_history_with_a_wrong_type*",
+        "the fake realtime server sent 1 error event(s) this test did not declare:",
+        "  connection 0, in answer to conversation.item.create (event_id 'h1'):",
+        "    code: invalid_value",
+        "    message: Invalid value: 'text'. Supported values are: 'input_text' and 'input_audio'.",
+        "    param: item.content[0].type",
+    ])
+    assert result.ret != 0

@@ -397,3 +397,96 @@ def test_truncating_assistant_audio_lowers_the_next_input_tokens() -> None:
     after = next(e for e in drain(session) if e["type"] == "response.done")["response"]["usage"]
     assert after["input_token_details"]["audio_tokens"] == 10  # 500 ms of assistant audio at 20 tokens/s
     assert after["input_tokens"] < before["input_tokens"]
+
+
+# --- streamed batches: prepared, then taken when due ---------------------------------------------------------
+class _Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def paced_session(clock: _Clock, **settings: Any) -> Session:
+    """A text-mode session streaming in real time on a clock the test moves."""
+    session = Session(model="gpt-realtime", ids=IdGenerator(5, clock), clock=clock,
+                      limits=SessionLimits(validate_server_events=True, pacing=1.0), **settings)
+    session.start()
+    text_mode(session)
+    say(session, "one two three four five six")
+    send(session, {"type": "response.create"})
+    return session
+
+
+def test_a_prepared_batch_is_journaled_only_when_taken() -> None:
+    clock = _Clock()
+    session = paced_session(clock)
+    while (due := session.next_due()) is not None and due <= clock.now:
+        session.next_step()
+    assert due is not None and due > clock.now  # a delta waits for its time
+    journaled = len(session.journal.entries())
+    assert session.next_due() == due  # asking again prepares nothing new
+    assert len(session.journal.entries()) == journaled  # nothing of it is recorded before it is sent
+    clock.now = due
+    step = session.next_step()
+    assert step is not None and types(step.events) == ["response.output_text.delta"]
+    [entry] = session.journal.entries()[journaled:]
+    assert entry.event == step.events[0] and entry.time == due
+
+
+def test_a_cancel_drops_the_batch_waiting_for_its_time() -> None:
+    clock = _Clock()
+    session = paced_session(clock)
+    while (due := session.next_due()) is not None and due <= clock.now:
+        session.next_step()
+    cancelled = send(session, {"type": "response.cancel"})
+    assert types(cancelled)[-2:] == ["response.done", "rate_limits.updated"]
+    assert session.next_due() is None and session.next_step() is None  # no delta after response.done
+    sent = [e["type"] for e in session.journal.events("server")]
+    assert sent.index("response.done") == len(sent) - 2
+
+
+def test_the_response_done_waiting_for_its_time_keeps_the_response_active() -> None:
+    clock = _Clock()
+    session = paced_session(clock)
+    while (due := session.next_due()) is not None:
+        step = session.next_step() if due <= clock.now else None
+        if step is None:
+            clock.now = due
+        elif "response.done" in types(step.events):
+            break
+        assert session.active_response is not None
+    assert session.active_response is None
+
+
+def _stream_under_faults(talk: bool, **faults: Any) -> list[tuple[str, Any]]:
+    """A response's events under seeded faults; with ``talk``, the client sends an item between every step."""
+    from fake_server.script import Script
+
+    session = _core.make_session(4, script=Script().inject(seed=11, **faults))
+    session.start()
+    text_mode(session)
+    say(session, "tell me something with quite a few words in it please")
+    events = send(session, {"type": "response.create"})
+    while (step := session.next_step()) is not None:
+        events += step.events
+        if talk:
+            say(session, "meanwhile")
+    return [(e["type"], e.get("delta")) for e in events if e["type"].startswith(("response.", "rate_limits"))]
+
+
+def test_a_streams_faults_do_not_depend_on_what_the_client_sends_meanwhile() -> None:
+    quiet = _stream_under_faults(False, drop=0.2, duplicate=0.2, reorder=0.3)
+    talking = _stream_under_faults(True, drop=0.2, duplicate=0.2, reorder=0.3)
+    assert quiet == talking
+    clean = _stream_under_faults(False)
+    assert quiet != clean
+
+
+def test_reorder_swaps_deltas_across_steps_and_loses_nothing() -> None:
+    clean = _stream_under_faults(False)
+    shuffled = _stream_under_faults(False, reorder=0.5)
+    assert sorted(shuffled, key=repr) == sorted(clean, key=repr)  # the same events ...
+    deltas = [d for t, d in shuffled if t == "response.output_text.delta"]
+    assert deltas != [d for t, d in clean if t == "response.output_text.delta"]  # ... deltas out of order

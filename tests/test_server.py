@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.sync.client import connect as sync_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import fake_server.server as server_module
@@ -420,3 +421,73 @@ def test_policy_from_the_constructor_is_restored_by_reset() -> None:
     server.reset()
     assert server.policy.api_keys == frozenset({"sk-a"})
     assert server.policy.limits.max_append_bytes == 15 * 1024 * 1024
+
+
+# --- closes the session asks for ---------------------------------------------------------------------------
+async def test_close_1006_drops_the_connection_without_a_close_frame(realtime_server: FakeRealtimeServer) -> None:
+    from fake_server import script as s
+
+    realtime_server.script.reply(s.combine(s.say("This answer never finishes"), s.close(1006, after_events=3)))
+    async with connect(realtime_server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
+        await recv_event(ws)
+        await ws.send(json.dumps({"type": "response.create"}))
+        received = [(await recv_event(ws))["type"] for _ in range(3)]
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert received[0] == "response.created"
+    assert info.value.rcvd is None  # no close frame: the TCP connection just ended
+    [record] = realtime_server.connections
+    await record.wait_closed()
+    assert (record.close_code, record.closed_by) == (1006, "server")
+    assert realtime_server.problems() == []
+
+
+async def test_close_1006_before_session_created(realtime_server: FakeRealtimeServer) -> None:
+    realtime_server.script.inject(close_before_created=(1006, ""))
+    async with connect(realtime_server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert info.value.rcvd is None
+    [record] = realtime_server.connections
+    await record.wait_closed()
+    assert (record.close_code, record.closed_by) == (1006, "server")
+    assert realtime_server.problems() == []
+
+
+async def test_the_journal_holds_only_what_was_sent(realtime_server: FakeRealtimeServer) -> None:
+    # Real-time pacing: the next delta waits for its time when the client hangs up; it was never
+    # sent, so it must not be in the journal either.
+    realtime_server.policy.limits.pacing = 1.0
+    received = []
+    async with connect(realtime_server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
+        received.append(await recv_event(ws))
+        await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime",
+                                                                        "output_modalities": ["text"]}}))
+        await ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                                  "content": [{"type": "input_text", "text": "a long sentence with many words"}]}}))
+        await ws.send(json.dumps({"type": "response.create"}))
+        while received[-1]["type"] != "response.output_text.delta":
+            received.append(await recv_event(ws))
+    [record] = realtime_server.connections
+    await record.wait_closed()
+    realtime_server.settle()
+    sent = record.server_events()
+    assert sent[:len(received)] == received
+    assert [e["type"] for e in sent[len(received):]].count("response.output_text.delta") == 0
+
+
+def test_a_reset_that_cannot_load_its_script_file_changes_nothing(tmp_path: Any) -> None:
+    from fake_server.script import ScriptFileError
+
+    script = tmp_path / "script.json"
+    script.write_text('{"rules": [{"reply": {"say": "hello"}}]}')
+    with FakeRealtimeServer(script_file=str(script)) as server:
+        with sync_connect(server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
+            ws.recv(timeout=TIMEOUT)
+            script.write_text("{not json")
+            with pytest.raises(ScriptFileError):
+                server.reset()
+            assert len(server.connections) == 1  # still tracked, still served
+            ws.send(json.dumps({"type": "session.reset", "event_id": "after"}))
+            assert json.loads(ws.recv(timeout=TIMEOUT))["error"]["event_id"] == "after"
+        assert server.connections[0].wait_closed_sync() == 1000

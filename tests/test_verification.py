@@ -169,3 +169,23 @@ def test_summaries_shorten_audio_and_long_text() -> None:
                              "content": [{"type": "output_text", "text": "x"}]}]}},
                              "response.input[0].content[0].type")[-1] == \
         "content part types the schema allows for role 'system': input_text"
+
+
+def test_check_sees_an_error_whose_frame_is_still_in_flight(realtime_server: FakeRealtimeServer) -> None:
+    # The test ends right after sending, with the connection open: the frame may not even have
+    # been read by the server yet. check() waits for it, so the error is not missed.
+    for _ in range(10):
+        with sync_connect(realtime_server.url + "?model=gpt-realtime",
+                          additional_headers={"Authorization": "Bearer sk"}) as ws:
+            ws.recv(timeout=10)
+            ws.send(json.dumps({"type": "session.reset", "event_id": "in_flight"}))
+            with pytest.raises(AssertionError, match="in_flight"):
+                realtime_server.check()
+        realtime_server.reset()
+
+
+def test_settle_returns_at_once_when_every_connection_is_idle(realtime_server: FakeRealtimeServer) -> None:
+    with sync_connect(realtime_server.url + "?model=gpt-realtime",
+                      additional_headers={"Authorization": "Bearer sk"}) as ws:
+        ws.recv(timeout=10)
+        assert realtime_server.settle(timeout=5.0) is True
