@@ -30,7 +30,12 @@ from fake_server.strategies import (
     invalid_items,
     server_streams,
 )
-from fake_server.strategies._invalid import wrong_part_type_error
+from fake_server.strategies._invalid import (
+    EVENT_KINDS,
+    ITEM_KINDS,
+    NEVER_VALID_AFTER_A_HISTORY,
+    wrong_part_type_error,
+)
 
 
 def quick(examples: int) -> settings:
@@ -148,23 +153,135 @@ def check_rejected(case: InvalidEvent) -> None:
     assert state(session) == before
 
 
-@quick(100)
-@given(invalid_events(max_items=3))
-def test_the_fake_rejects_every_invalid_event_with_exactly_the_attached_error(case: InvalidEvent) -> None:
-    check_rejected(case)
+def check_base_accepted(case: InvalidEvent) -> None:
+    """The event with its break undone is accepted in the same state: the case breaks exactly one rule."""
+    assert case.base is not None and case.base != case.event
+    session = load(case.history)
+    for event in case.setup:
+        send(session, event)
+    answer = send(session, case.base)
+    assert [e for e in answer if e["type"] == "error"] == [], (case, case.base, answer)
+
+
+def rule_kind(case: InvalidEvent) -> str:
+    """The sort of schema rule a case breaks; ``nested`` when the field is not at the top of the event."""
+    if case.broken.endswith(" at type"):
+        return "event type"
+    param = case.error.param or ""
+    if param.startswith("item.content[") and param.endswith("].type"):
+        return f"{case.error.rule} (part type)"
+    return case.error.rule + (" (nested)" if "." in param or "[" in param else "")
+
+
+#: The kinds where undoing the break always gives an event the state accepts (``base``).
+ALWAYS_A_BASE = ("schema", "item_schema", "wrong_part_type", "dangling_previous", "bad_audio", "append")
+
+
+@pytest.mark.parametrize("kind", ITEM_KINDS + EVENT_KINDS)
+def test_the_fake_rejects_every_invalid_event_with_exactly_the_attached_error(kind: str) -> None:
+    """Each kind, and each case breaks one rule only: its ``base`` is accepted, or it has none because no
+    single change makes it valid in that state; a truncate of a non-audio item names one of its parts."""
+
+    @quick(12)
+    @given(invalid_events(kinds=(kind,), max_items=3))
+    def rejected(case: InvalidEvent) -> None:
+        assert case.kind == kind
+        check_rejected(case)
+        if case.base is not None:
+            check_base_accepted(case)
+        else:
+            assert kind not in ALWAYS_A_BASE and (kind != "unknown_call" or not case.history.call_ids())
+        if kind == "truncate_not_audio":
+            item = next(i for i in case.history.items if i.get("id") == case.event["item_id"])
+            assert case.event["content_index"] < max(1, len(item.get("content", ())))
+
+    rejected()
+
+
+def test_invalid_events_draw_every_kind_by_default() -> None:
+    seen: set[str] = set()
+
+    @quick(150)
+    @given(invalid_events(max_items=3))
+    def rejected(case: InvalidEvent) -> None:
+        seen.add(case.kind)
+
+    rejected()
+    assert seen == set(ITEM_KINDS + EVENT_KINDS)
+    with pytest.raises(ValueError):
+        invalid_events(kinds=("nope",))
+    with pytest.raises(ValueError):
+        invalid_items(kinds=("schema",))  # an event kind, not an item kind
+    with pytest.raises(ValueError):
+        invalid_events(kinds=("truncate_not_audio",), ids=False)  # no item to truncate
 
 
 @quick(60)
 @given(invalid_items(max_items=3))
 def test_the_fake_rejects_every_invalid_item_with_exactly_the_attached_error(case: InvalidEvent) -> None:
-    assert case.event["type"] == "conversation.item.create"
+    assert case.event["type"] == "conversation.item.create" and case.kind in ITEM_KINDS
     check_rejected(case)
 
 
-@quick(100)
-@given(invalid_events(kinds=("schema",), max_items=0))
-def test_schema_breaks_of_every_event_type_get_the_attached_error(case: InvalidEvent) -> None:
-    check_rejected(case)
+@quick(20)
+@given(invalid_events(kinds=("item",), max_items=3))
+def test_the_item_kind_is_every_item_kind(case: InvalidEvent) -> None:
+    assert case.kind in ITEM_KINDS
+
+
+def test_item_schema_breaks_cover_every_sort_of_rule() -> None:
+    seen: set[str] = set()
+
+    @quick(60)
+    @given(invalid_items(kinds=("item_schema",), max_items=3))
+    def rejected(case: InvalidEvent) -> None:
+        check_rejected(case)
+        seen.add(rule_kind(case))
+
+    rejected()
+    assert {"missing_required_parameter (nested)", "unknown_parameter (nested)", "invalid_value (nested)",
+            "invalid_type (nested)"} <= seen, seen
+
+
+def test_schema_breaks_cover_every_sort_of_rule() -> None:
+    kinds: set[str] = set()
+
+    @quick(100)
+    @given(invalid_events(kinds=("schema",), max_items=3))
+    def rejected(case: InvalidEvent) -> None:
+        check_rejected(case)
+        check_base_accepted(case)
+        kinds.add(rule_kind(case))
+
+    rejected()
+    assert {"event type", "missing_required_parameter", "unknown_parameter", "invalid_value (nested)",
+            "invalid_type", "string_above_max_length"} <= kinds, kinds
+
+
+def test_schema_breaks_are_of_events_valid_in_the_history() -> None:
+    """Deletes and retrieves name an item there, tool outputs a call there, a commit has audio enough;
+    a truncate (no assistant audio in a history) and a cancel (no response) are never the base."""
+    items = ({"id": "msg_001", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+             {"id": "fc_002", "type": "function_call", "name": "f", "call_id": "c1", "arguments": "{}"})
+    history = History(items=items, load=tuple({"type": "conversation.item.create", "item": i} for i in items),
+                      previous=(None, "msg_001"), expected=tuple({**i, "status": "completed"} for i in items))
+    types: set[str] = set()
+
+    @quick(60)
+    @given(invalid_events(history, kinds=("schema",)))
+    def valid_base(case: InvalidEvent) -> None:
+        base = case.base
+        assert base is not None
+        types.add(base["type"])
+        if base["type"] in ("conversation.item.delete", "conversation.item.retrieve"):
+            assert base["item_id"] in ("msg_001", "fc_002")
+        if base["type"] == "conversation.item.create" and base["item"]["type"] == "function_call_output":
+            assert base["item"]["call_id"] == "c1"
+        check_base_accepted(case)
+
+    valid_base()
+    assert not types & set(NEVER_VALID_AFTER_A_HISTORY)
+    assert {"conversation.item.delete", "conversation.item.retrieve", "input_audio_buffer.commit"} <= types, types
 
 
 @pytest.mark.parametrize(("role", "part_type", "message"), WRONG_CONTENT_TYPES)

@@ -53,6 +53,12 @@ class Breakage:
     fields: Mapping[str, Any]
     """The template fields of that row."""
 
+    @property
+    def kind(self) -> str:
+        """What sort of rule is broken: ``event_type`` for the event's own ``type`` (missing, not a
+        string, unknown), else the rule (``unknown_parameter``, ``invalid_value``...)."""
+        return "event_type" if self.path == ("type",) else self.rule
+
     def apply(self, event: dict[str, Any]) -> dict[str, Any]:
         """A broken copy of ``event``."""
         out = copy.deepcopy(event)
@@ -224,6 +230,22 @@ class SchemaWalker:
         self._breaks(uri, node, event, (), frozenset({"type"}), out)
         return out
 
+    def breakage(self, event: dict[str, Any], under: Path = ()) -> st.SearchStrategy[Breakage]:
+        """One of :meth:`breakages` (those at or below ``under``): the kind first, then the place.
+
+        Every kind of rule the event can break is about as likely (the event's ``type``, a missing
+        field, an unknown field, a bad enum, a wrong JSON type, a range, a length), however many
+        places each has; a plain draw from the list would mostly break the many type checks. (Hypothesis
+        favours the first choice of a list: here a bad enum, the rarest in the schemas, and the event's
+        own ``type`` comes last.)
+        """
+        found = [b for b in self.breakages(event) if b.path[:len(under)] == under]
+        if not found:
+            raise ValueError(f"no way to break {event!r} at {format_path(under) or 'the top'}")
+        present = {b.kind for b in found}
+        kinds = [k for k in _KIND_ORDER if k in present] + sorted(present - set(_KIND_ORDER))
+        return st.sampled_from(kinds).flatmap(lambda kind: st.sampled_from([b for b in found if b.kind == kind]))
+
     def _breaks(self, base: str, schema: dict[str, Any], value: Any, path: Path, skip: frozenset[str],
                 out: list[Breakage], retype: bool = True) -> None:
         """Collect the breaks of ``value`` at ``path``.
@@ -298,6 +320,11 @@ class SchemaWalker:
 
 
 _MISSING = object()
+
+#: The order :meth:`SchemaWalker.breakage` offers the kinds in.
+_KIND_ORDER = ("invalid_value", "unknown_parameter", "missing_required_parameter", "invalid_type",
+               "integer_below_min_value", "integer_above_max_value", "decimal_below_min_value",
+               "decimal_above_max_value", "string_above_max_length", "event_type")
 
 
 def _scalars() -> st.SearchStrategy[Any]:
