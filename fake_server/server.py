@@ -65,6 +65,7 @@ except ImportError:  # pragma: no cover - not on POSIX
 # A 15 MiB audio append is ~20 MiB of base64 inside JSON; leave room for the envelope.
 _MAX_FRAME_BYTES = 32 * 1024 * 1024
 _CLOSE_TIMEOUT = 5.0
+_BATCHES_PER_WRITE = 8
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0
 
@@ -758,14 +759,33 @@ class FakeRealtimeServer:
                 assert closing is not None
                 await self._end(connection, closing)
                 return
+            frames: list[str] = []
+            taken = 0
+            failure: Exception | None = None
+            due: float | None = None
             try:
-                due = session.next_due()
-                out = session.next_step() if due is not None and due <= now else None
+                # Every batch already due goes out in one write (a few at most, so that a cancel or
+                # a second response.create still lands between them).
+                for _ in range(_BATCHES_PER_WRITE):
+                    due = session.next_due()
+                    if due is None or due > now or session.closing is not None:
+                        break
+                    out = session.next_step()
+                    assert out is not None
+                    taken += 1
+                    frames += [_encode(event) for event in out.events]
             except Exception as exc:  # a core bug inside a stream: report it, keep the socket
-                self._record(generation, session, exc)
+                failure = exc
+            if frames:
+                await _send_all(connection, frames)
+            if failure is not None:
+                self._record(generation, session, failure)
                 await send(_encode(self._journaled(session, _server_error_event(session, ids))))
                 continue
-            if out is None:
+            if taken and session.closing is not None:  # a scripted close mid-response
+                await self._end(connection, session.closing)
+                return
+            if not taken:
                 # Nothing due yet: sleep until it is, or until the reader has news (a cancel drops
                 # the prepared batch, a new response starts); then look again.
                 wake.clear()
@@ -776,9 +796,4 @@ class FakeRealtimeServer:
                 finally:
                     waiter.cancel()
                 continue
-            if out.events:
-                await _send_all(connection, [_encode(event) for event in out.events])
-            if session.closing is not None:  # a scripted close mid-response
-                await self._end(connection, session.closing)
-                return
             await asyncio.sleep(0)  # let the reader take what arrived meanwhile (a cancel, a second create)
