@@ -243,6 +243,8 @@ class _Conn:
         self.received: list[Received] = []
         self.epochs: list[int] = []
         """Per received frame: how many client lines had been sent when it was handled."""
+        self.window: list[int] = []
+        """Indexes in ``received`` of frames that answered no line yet (while replaying)."""
         self.assigned: dict[int, ServerLine] = {}
         """received index -> the ``order: any`` line it was taken for while replaying."""
         self.closed = False
@@ -360,11 +362,6 @@ class _Replay:
             return line.event is None and got.event is None
         return bool(line.event.get("type") == got.event.get("type"))
 
-    @staticmethod
-    def near(mismatches: Sequence[Mismatch]) -> bool:
-        """Few differences besides ids: the frame is plausibly this line's answer, changed."""
-        return len([m for m in mismatches if m.matcher not in ("$ref", "$format", "$id bind")]) <= 2
-
     def dispatch(self, got: Received) -> None:
         """Follow one arriving frame (see above: this moves the replay along; ``judge`` reports)."""
         conn = self.conns[got.conn]
@@ -379,37 +376,82 @@ class _Replay:
         if got.event is not None and is_stream_type(str(got.event.get("type", ""))):
             self.follow_stream(conn, got)
             return
-        eligible = [i for i in range(conn.position, len(conn.ordered))
-                    if conn.epoch[conn.ordered[i].number] <= conn.started]
-
-        def take(i: int, bindings: dict[str, Any]) -> None:
-            self.bindings = bindings
-            conn.position = i + 1
-
-        def take_floating(k: int) -> None:
-            _, line = conn.floating.pop(k)
-            conn.assigned[index] = line
-            self.bindings = self.attempt(line, got)[1]
-
-        floating = [k for k, (after, line) in enumerate(conn.floating) if conn.started >= after]
-        tried: dict[int, list[Mismatch]] = {}
-        for i in eligible[:1]:  # the line expected next
-            tried[i], bindings = self.attempt(conn.ordered[i], got)
-            if not tried[i]:
-                return take(i, bindings)
+        if conn.position < len(conn.ordered) and conn.epoch[conn.ordered[conn.position].number] <= conn.started:
+            mismatches, bindings = self.attempt(conn.ordered[conn.position], got)
+            if not mismatches:  # the line expected next
+                self.bindings = bindings
+                conn.position += 1
+                conn.window.clear()
+                return
+        floating = [k for k, (after, _) in enumerate(conn.floating) if conn.started >= after]
         for k in floating:
             if not self.attempt(conn.floating[k][1], got)[0]:
-                return take_floating(k)
-        for i in eligible[1:]:  # a later line: the ones before it did not come (yet)
-            tried[i], bindings = self.attempt(conn.ordered[i], got)
-            if not tried[i]:
-                return take(i, bindings)
-        for rank, i in enumerate(eligible):  # the same event, changed
-            if self.same_kind(conn.ordered[i], got) and (rank == 0 or self.near(tried[i])):
-                return take(i, self.attempt(conn.ordered[i], got)[1])
+                return self.take_floating(conn, k, index)
+        conn.window.append(index)
+        if self.resync(conn, force=len(conn.window) > 1):
+            return
+        conn.window.pop()
         for k in floating:
             if self.same_kind(conn.floating[k][1], got):
-                return take_floating(k)
+                return self.take_floating(conn, k, index)
+        conn.window.append(index)  # unexpected, for now: a later frame may show it answered a line
+
+    def take_floating(self, conn: _Conn, k: int, index: int) -> None:
+        _, line = conn.floating.pop(k)
+        conn.assigned[index] = line
+        self.bindings = self.attempt(line, conn.received[index])[1]
+
+    def resync(self, conn: _Conn, *, force: bool = False) -> bool:
+        """The frames not taken yet (``conn.window``) did not come in the expected order: line them up with
+        the lines of the current stretch (up to the next client line not sent) at the least cost, an extra
+        frame or a changed event costing 2, a line passed over 1, trailing lines nothing (they may come yet).
+        So an extra event leaves the replay where it was (the line expected next usually comes right after
+        it), and one that comes after a line or two that never did moves it on. ``force`` (a second frame
+        that is not the line expected next either, or nothing more for the timeout): lines passed over cost
+        nothing, so the replay moves on as far as the frames go. True when it moved. (The verdict is
+        ``judge``'s, which counts each problem as one.)"""
+        start = conn.position
+        end = start
+        while end < len(conn.ordered) and conn.epoch[conn.ordered[end].number] <= conn.started:
+            end += 1
+        lines, frames = conn.ordered[start:end], [conn.received[j] for j in conn.window]
+        n, m = len(lines), len(frames)
+        if not n or not m:
+            return False
+        lenient = LenientBindings(self.bindings)
+        pair = {(i, k): 0 if not self.trial(lines[i], got, lenient)[0] else 2
+                for i in range(n) for k, got in enumerate(frames) if self.same_kind(lines[i], got)}
+        skip_line, skip_frame = (0 if force else 1), 2
+        inf = 10 ** 9
+        cost = [[inf] * (m + 1) for _ in range(n + 1)]
+        cost[0][0] = 0
+        for i in range(n + 1):
+            for k in range(m + 1):
+                here = cost[i][k]
+                if i < n:
+                    cost[i + 1][k] = min(cost[i + 1][k], here + skip_line)
+                if k < m:
+                    cost[i][k + 1] = min(cost[i][k + 1], here + skip_frame)
+                if (i, k) in pair:
+                    cost[i + 1][k + 1] = min(cost[i + 1][k + 1], here + pair[i, k])
+        best = min(range(n + 1), key=lambda i: (cost[i][m], -i))  # a tie: the one that gets furthest
+        pairs: list[tuple[int, int]] = []
+        i, k = best, m
+        while i > 0 or k > 0:
+            if i > 0 and k > 0 and (i - 1, k - 1) in pair and cost[i][k] == cost[i - 1][k - 1] + pair[i - 1, k - 1]:
+                pairs.append((i - 1, k - 1))
+                i, k = i - 1, k - 1
+            elif k > 0 and cost[i][k] == cost[i][k - 1] + skip_frame:
+                k -= 1
+            else:
+                i -= 1
+        if not pairs:
+            return False
+        for i, k in reversed(pairs):
+            self.bindings = self.attempt(lines[i], frames[k])[1]
+        conn.position = start + pairs[0][0] + 1
+        conn.window.clear()
+        return True
 
     def follow_stream(self, conn: _Conn, got: Received) -> None:
         same = [line for line in conn.streams if self.same_kind(line, got)]
@@ -552,6 +594,8 @@ class _Replay:
             try:
                 got = await asyncio.wait_for(self.queue.get(), self.timeout)
             except asyncio.TimeoutError:
+                if [conn for conn in self.conns.values() if conn.window and self.resync(conn, force=True)]:
+                    continue  # past lines that never came, as far as the frames that did come go
                 return ready()
             self.dispatch(got)
         return True

@@ -220,6 +220,35 @@ async def test_check_frames_checks_a_conversation_that_already_happened() -> Non
     assert 'event_id: expected "reset1" (equal), got "x"' in problem.describe()
 
 
+async def test_an_extra_event_that_looks_like_a_later_line_does_not_move_the_replay_on() -> None:
+    """The replay used to take an extra rate_limits.updated for the one that ends the response, and so
+    passed over the rest of the response (the assistant item never bound, so no truncate could be sent)."""
+    scenario = load_scenario(LIBRARY / "truncate.jsonl")
+    async with FakeRealtimeServer() as server:
+        assert (await replay(scenario, server.url)).passed
+        frames = [("main", e.direction, e.time, e.event, None) for e in server.connections[0].entries()
+                  if e.event is not None]
+    at = next(i for i, frame in enumerate(frames) if frame[3]["type"] == "response.created")
+    extra = next(frame[3] for frame in frames if frame[3]["type"] == "rate_limits.updated")
+    result = check_frames(scenario, [*frames[:at + 1], ("main", "server", frames[at][2], extra, None),
+                                     *frames[at + 1:]])
+    assert [p.describe()[:56] for p in result.problems] == [
+        "[main]: unexpected rate_limits.updated (after line 9): {"]
+
+
+async def test_a_response_with_fewer_events_moves_the_replay_on_without_waiting_out_the_timeout() -> None:
+    from fake_server import script as s
+
+    async with FakeRealtimeServer() as server:
+        server.script.on(s.always, s.server_error())  # every response fails: no output items
+        result = await replay(load_scenario(LIBRARY / "out_of_band_response.jsonl"), server.url, timeout=5)
+    assert result.duration < 2.5 and not [p for p in result.problems if p.kind == "timeout"], result.report()
+    assert [p.kind for p in result.problems].count("differs") == 1
+    assert "response.status: expected \"completed\" (equal), got \"failed\"" in result.report()
+    assert {p.line.label for p in result.problems if p.kind == "missing" and p.line} >= {
+        "response.output_item.added", "response.output_item.done"}
+
+
 async def test_two_runs_compared_list_error_divergences_with_codes_and_messages() -> None:
     scenario = load_scenario(LIBRARY / "history_wrong_system_types.jsonl")
     async with FakeRealtimeServer() as first, FakeRealtimeServer() as second:
