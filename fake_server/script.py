@@ -6,7 +6,12 @@ default responder answers (``docs/responses.md``). Rules fire once (``times=1``,
 default of :meth:`Script.reply`) or any number of times (:meth:`Script.on`), on every
 connection or on one, and may require and set a named state of the connection, so a
 scenario can move from state to state. Rules on client events (:meth:`Script.on_event`)
-answer a client event with an ``error`` or a close instead of the normal handling.
+answer a client event with an ``error`` or a close instead of the normal handling, or answer
+a matching ``response.create`` with a reply.
+
+A reply that says nothing and ends nothing (only delays, a mid-response close, ``spoken``)
+applies to the default responder's answer. Script files (JSON or YAML) are checked against
+``schemas/script.json`` first, so a mistake is reported with where it is and what is expected.
 
 The script is shared by the server's connections and safe to change from a test thread
 while the server runs.
@@ -14,20 +19,27 @@ while the server runs.
 
 from __future__ import annotations
 
+import binascii
 import json
+import math
 import re
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Pattern
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Mapping, Pattern
 
+from ._b64 import b64decode
 from .journal import event_matches
+from .protocol.schema import format_path, load_schemas, schemas_root
 from .responder import DefaultResponder, ModelOutput, Reply, Responder, ResponseContext
 
 __all__ = [
     "Script", "Rule", "Faults", "Condition", "QUIRKS",
     "always", "user_says", "turn", "tool_output",
     "say", "speak", "write", "call", "error", "fail", "server_error", "rate_limited", "incomplete", "close",
-    "combine", "script_from_data", "parse_script_text", "faults_from_data", "load_script", "ScriptFileError",
+    "delays", "combine", "check_close", "CLOSE_CODES",
+    "script_from_data", "parse_script_text", "faults_from_data", "load_script", "ScriptFileError",
 ]
 
 Condition = Callable[[ResponseContext], bool]
@@ -38,6 +50,42 @@ QUIRKS = {
         "as text although audio was requested (openai-realtime-api-beta#72, livekit/agents#2471)."
     ),
 }
+
+
+# ---------------------------------------------------------------------- close codes
+CLOSE_CODES = ("1000-1003, 1007-1014, 3000-4999, or 1006 (drop the connection without a close frame)")
+"""The close codes a script may ask for: those a server may send in a close frame, and 1006."""
+
+_MAX_CLOSE_REASON = 123  # bytes of UTF-8: a close frame's payload is at most 125 bytes with the code
+
+
+def check_close(code: Any, reason: Any = "") -> None:
+    """Raise :class:`ValueError` unless a server can close with ``code`` and ``reason``.
+
+    1004, 1005 and 1015 are reserved and never sent in a close frame; 1006 (abnormal closure)
+    means dropping the TCP connection without one.
+    """
+    if not (isinstance(code, int) and not isinstance(code, bool)) or not (
+            1000 <= code <= 1003 or 1006 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"expected a close code a server may send: {CLOSE_CODES}, got {code!r}")
+    if not isinstance(reason, str):
+        raise ValueError(f"expected a close reason (a string), got {reason!r}")
+    if len(reason.encode("utf-8")) > _MAX_CLOSE_REASON:
+        raise ValueError(f"expected a close reason of at most {_MAX_CLOSE_REASON} bytes of UTF-8, "
+                         f"got {len(reason.encode('utf-8'))}")
+
+
+def _check_count(name: str, value: Any, least: int, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{name}: expected an integer of {least} or more{', or None' if optional else ''}, "
+                         f"got {value!r}")
+
+
+def _check_ms(name: str, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (0 <= value < math.inf):
+        raise ValueError(f"{name}: expected milliseconds, 0 or more, got {value!r}")
 
 
 # ---------------------------------------------------------------------- conditions
@@ -137,8 +185,21 @@ def incomplete(text: str, reason: str = "content_filter") -> Reply:
 
 def close(code: int = 1011, reason: str = "", after_events: int = 0) -> Reply:
     """Close the connection with ``code`` after ``after_events`` events of the response
-    (0: instead of the response; combine with a reply to close mid-response)."""
+    (0: instead of the response; alone, or combined with a reply, to close mid-response).
+
+    ``code`` is one a server may send (:data:`CLOSE_CODES`); 1006 drops the connection
+    without a close frame, as a network failure would."""
+    check_close(code, reason)
+    _check_count("after_events", after_events, 0, optional=False)
     return Reply(close=(code, reason), close_after=after_events)
+
+
+def delays(first_delta_ms: float = 0.0, per_delta_ms: float = 0.0) -> Reply:
+    """Wait ``first_delta_ms`` before the first delta and ``per_delta_ms`` before each later one,
+    whatever the pacing. Alone it delays the default answer; combine it with a reply to delay that."""
+    _check_ms("first_delta_ms", first_delta_ms)
+    _check_ms("per_delta_ms", per_delta_ms)
+    return Reply(first_delta_delay_ms=float(first_delta_ms), delta_delay_ms=float(per_delta_ms))
 
 
 def combine(*replies: Reply) -> Reply:
@@ -180,11 +241,24 @@ class Faults:
     types: frozenset[str] | None = None
     connections: frozenset[int] | None = None
 
+    def __post_init__(self) -> None:
+        if self.close_before_created is not None:
+            check_close(*self.close_before_created)
+        if self.close_after_events is not None:
+            events, code, reason = self.close_after_events
+            _check_count("close_after_events events", events, 0, optional=False)
+            check_close(code, reason)
+
     def applies_to(self, connection: int) -> bool:
         return self.connections is None or connection in self.connections
 
 
 # ---------------------------------------------------------------------- rules
+def _intercepts(reply: Reply) -> bool:
+    """An ``error`` or an immediate close: answers a client event instead of handling it."""
+    return reply.error is not None or (reply.close is not None and reply.close_after == 0)
+
+
 @dataclass
 class Rule:
     """When ``condition`` holds (and the connection is in ``state``), answer with ``reply``."""
@@ -199,9 +273,23 @@ class Rule:
     event_match: Mapping[str, Any] | None = None
     used: int = 0
 
+    def __post_init__(self) -> None:
+        _check_count("times", self.times, 1)
+        _check_count("connection", self.connection, 0)
+        if isinstance(self.reply, Reply):
+            if self.reply.close is not None:
+                check_close(*self.reply.close)
+        elif not callable(self.reply):
+            raise ValueError(f"expected a Reply (s.say(...), ...) or a function of the context, got {self.reply!r}")
+
     @property
     def exhausted(self) -> bool:
         return self.times is not None and self.used >= self.times
+
+    @property
+    def intercepts(self) -> bool:
+        """A rule on a client event answered with an error or a close, before the session handles it."""
+        return self.event_type is not None and isinstance(self.reply, Reply) and _intercepts(self.reply)
 
 
 @dataclass
@@ -213,14 +301,18 @@ class Script:
     quirks: set[str] = field(default_factory=set)
     faults: Faults = field(default_factory=Faults)
     """Transport faults for the connections opened from now on (set with :meth:`inject`)."""
+    pacing: float | None = None
+    """How fast responses stream (over ``limits.pacing`` when set): 0 as fast as possible, 1 real time,
+    k k times slower (set with :meth:`pace`)."""
     _states: dict[int, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- building ------------------------------------------------------------------------
     def reply(self, *replies: Reply, connection: int | None = None) -> "Script":
         """Queue replies: the next responses get them, in order, one each."""
+        rules = [Rule(always, r, times=1, connection=connection) for r in replies]
         with self._lock:
-            self.rules.extend(Rule(always, r, times=1, connection=connection) for r in replies)
+            self.rules.extend(rules)
         return self
 
     def on(
@@ -234,10 +326,7 @@ class Script:
         then_state: str | None = None,
     ) -> Rule:
         """Answer every matching response (``times=None``) or the next ``times`` ones."""
-        rule = Rule(condition, reply, times, connection, state, then_state)
-        with self._lock:
-            self.rules.append(rule)
-        return rule
+        return self._add(Rule(condition, reply, times, connection, state, then_state))
 
     def on_event(
         self,
@@ -248,11 +337,28 @@ class Script:
         times: int | None = 1,
         connection: int | None = None,
     ) -> Rule:
-        """Answer a client event of ``event_type`` (whose fields include ``match``) with ``reply``'s
-        ``error`` or ``close`` instead of handling it."""
-        if reply.error is None and reply.close is None:
-            raise ValueError("a client event can only be answered with error(...) or close(...)")
-        rule = Rule(always, reply, times, connection, event_type=event_type, event_match=match)
+        """Answer a client event of ``event_type`` (whose fields include ``match``, a partial event).
+
+        An ``error(...)`` or ``close(...)`` reply answers it instead of handling it, for any event
+        type. Any other reply answers a ``response.create`` (only): the response it asks for gets
+        that reply, e.g. ``on_event("response.create", say("Sunny."), match={"response":
+        {"metadata": {"topic": "weather"}}})``. Responses that turn detection starts have no
+        ``response.create`` and are not matched.
+        """
+        _check_event_type(event_type)
+        if match is not None and not isinstance(match, Mapping):
+            raise ValueError(f"match: expected a partial event (a mapping), got {match!r}")
+        if not isinstance(reply, Reply):
+            raise ValueError(f"expected a Reply (s.error(...), s.close(...), s.say(...), ...), got {reply!r}")
+        if _intercepts(reply):
+            return self._add(Rule(always, reply, times, connection, event_type=event_type, event_match=match))
+        if event_type != "response.create":
+            raise ValueError(f"a {event_type} event can only be answered with error(...) or close(...); other "
+                             "replies (say, call, fail, ...) answer response.create")
+        return self._add(Rule(_asked_with(match), reply, times, connection, event_type=event_type,
+                              event_match=match))
+
+    def _add(self, rule: Rule) -> Rule:
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -260,6 +366,15 @@ class Script:
     def inject(self, faults: Faults | None = None, **settings: Any) -> "Script":
         """Set the faults of connections opened from now on: ``inject(drop=0.1, seed=7)``."""
         self.faults = faults if faults is not None else Faults(**settings)
+        return self
+
+    def pace(self, pacing: float | None) -> "Script":
+        """Stream responses at this pacing (0 as fast as possible, 1 real time, k k times slower; ``None``:
+        the server's ``limits.pacing``), on the connections opened from now on."""
+        if pacing is not None and (not isinstance(pacing, (int, float)) or isinstance(pacing, bool)
+                                   or not 0 <= pacing < math.inf):
+            raise ValueError(f"pacing: expected a number, 0 or more, or None, got {pacing!r}")
+        self.pacing = None if pacing is None else float(pacing)
         return self
 
     def quirk(self, name: str) -> "Script":
@@ -296,18 +411,28 @@ class Script:
         return None
 
     def respond(self, context: ResponseContext) -> Reply:
-        """The reply to one ``response.create``."""
-        rule = self._take(context.connection, lambda r: r.event_type is None and r.condition(context))
+        """The reply to one ``response.create``.
+
+        A scripted reply that says nothing and ends nothing (no outputs, no error, status
+        completed: only delays, a mid-response close, ``spoken``) gets the default answer.
+        """
+        rule = self._take(context.connection, lambda r: not r.intercepts and r.condition(context))
         if rule is None:
-            produced = self.fallback.reply(context)
-            return produced if isinstance(produced, Reply) else Reply(outputs=tuple(produced))
-        return rule.reply(context) if callable(rule.reply) else rule.reply
+            return self._default(context)
+        reply = rule.reply(context) if callable(rule.reply) else rule.reply
+        if not reply.outputs and reply.status == "completed" and not _intercepts(reply):
+            reply = combine(self._default(context), reply)
+        return reply
+
+    def _default(self, context: ResponseContext) -> Reply:
+        produced = self.fallback.reply(context)
+        return produced if isinstance(produced, Reply) else Reply(outputs=tuple(produced))
 
     def intercept(self, connection: int, event: Mapping[str, Any]) -> Reply | None:
-        """A scripted answer to this client event, if a rule claims it."""
-        if not any(rule.event_type is not None for rule in self.rules):
+        """A scripted answer (an error or a close) to this client event, if a rule claims it."""
+        if not any(rule.intercepts for rule in self.rules):
             return None
-        rule = self._take(connection, lambda r: r.event_type == event.get("type") and (
+        rule = self._take(connection, lambda r: r.intercepts and r.event_type == event.get("type") and (
             r.event_match is None or event_matches(event, r.event_match)))
         if rule is None:
             return None
@@ -318,46 +443,144 @@ class Script:
         return quirk in self.quirks
 
 
+def _check_event_type(event_type: Any) -> None:
+    known = load_schemas().client_event_types
+    if event_type not in known:
+        raise ValueError(f"expected a client event type ({', '.join(known)}), got {_shown(event_type)}")
+
+
+def _asked_with(match: Mapping[str, Any] | None) -> Condition:
+    """The response was asked for by a ``response.create`` holding ``match``."""
+
+    def condition(context: ResponseContext) -> bool:
+        asked = context.client_event
+        return asked is not None and (match is None or event_matches(asked, match))
+
+    return condition
+
 
 # ---------------------------------------------------------------------- script files
 class ScriptFileError(ValueError):
-    """A script file that does not say something the fake understands (the message says where)."""
+    """A script file that does not say something the fake understands: ``<where>: <what is wrong>``."""
 
 
-_WHEN_KEYS = {"always", "user_says", "user_matches", "turn", "tool_output"}
-_REPLY_KEYS = {"say", "speak", "write", "call", "error", "fail", "server_error", "rate_limited", "incomplete",
-               "close", "delays"}
+@lru_cache(maxsize=None)
+def _validators() -> dict[str, Any]:
+    """``schemas/script.json`` compiled once: a validator for whole files and one for ``faults``."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from referencing import Registry, Resource
+
+    document = json.loads((schemas_root() / "script.json").read_text(encoding="utf-8"))
+    registry: Registry[Any] = Registry().with_resource(document["$id"], Resource.from_contents(document))
+    return {"script": Draft202012Validator(document, registry=registry),
+            "faults": Draft202012Validator({"$ref": document["$id"] + "#/$defs/faults"}, registry=registry)}
 
 
-def _condition_from(data: Any, where: str) -> Condition:
-    if not isinstance(data, Mapping) or len(data) != 1 or next(iter(data)) not in _WHEN_KEYS:
-        raise ScriptFileError(f"{where}: expected one of {sorted(_WHEN_KEYS)}, got {data!r}")
+_TYPE_NAMES = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "a boolean", "null": "null"}
+# keywords whose own wording is poorer than the schema's description of the value
+_DESCRIBED = {"anyOf", "oneOf", "type", "minimum", "maximum", "minItems", "maxItems", "minProperties",
+              "maxProperties", "const", "prefixItems"}
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    if len(text) <= 60:
+        return text
+    return {dict: "an object", list: "a list"}.get(type(value), text[:57] + "...")
+
+
+def _narrowest(errors: list[Any]) -> Any:
+    """Of a schema's errors, the one to report: the shallowest; inside an ``anyOf`` the error of the one
+    branch that takes the value's type, if only one does."""
+    error = min(errors, key=lambda e: len(e.path))
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        branches: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [subs for subs in branches.values()
+                   if not any(sub.validator == "type" and not sub.relative_path for sub in subs)]
+        if len(fitting) != 1:
+            break
+        error = min(fitting[0], key=lambda e: len(e.path))
+    return error
+
+
+def _what(error: Any) -> str:
+    keyword, value, schema = error.validator, error.validator_value, error.schema
+    instance = error.instance
+    if keyword == "additionalProperties":
+        unknown = sorted(str(k) for k in instance if k not in schema.get("properties", {}))
+        return (f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(json.dumps(k) for k in unknown)}; "
+                f"allowed: {', '.join(schema.get('properties', {}))}")
+    if keyword == "required":
+        return "missing " + ", ".join(json.dumps(k) for k in value if k not in instance)
+    if keyword in _DESCRIBED and "description" in schema:
+        expected = schema["description"]
+    elif keyword == "type":
+        names = value if isinstance(value, list) else [value]
+        expected = " or ".join(_TYPE_NAMES[name] for name in names)
+    elif keyword == "enum":
+        expected = "one of " + ", ".join(_shown(v) for v in value)
+    elif keyword == "const":
+        expected = _shown(value)
+    elif keyword in ("minimum", "maximum"):
+        expected = f"a number {'>=' if keyword == 'minimum' else '<='} {value}"
+    elif keyword in ("minLength", "maxLength"):
+        expected = f"a string of {'at least' if keyword == 'minLength' else 'at most'} {value} characters"
+    else:
+        expected = f"a value that satisfies {keyword} {_shown(value)}"
+    return f"expected {expected}, got {_shown(instance)}"
+
+
+def _validate(kind: str, data: Any, root: str) -> None:
+    """Raise :class:`ScriptFileError` saying where ``data`` breaks ``schemas/script.json`` and what is expected."""
+    errors = list(_validators()[kind].iter_errors(data))
+    if errors:
+        error = _narrowest(errors)
+        parts = list(error.absolute_path)
+        where = format_path(parts if root == "script" and parts else [root, *parts])
+        raise ScriptFileError(f"{where}: {_what(error)}")
+
+
+@contextmanager
+def _at(where: str) -> Iterator[None]:
+    """A :class:`ValueError` from a builder becomes a :class:`ScriptFileError` saying where."""
+    try:
+        yield
+    except ScriptFileError:
+        raise
+    except ValueError as exc:
+        raise ScriptFileError(f"{where}: {exc}") from None
+
+
+def _condition_from(data: Mapping[str, Any], where: str) -> Condition:
     (key, value), = data.items()
-    if key == "always":
-        return always
     if key == "user_says":
-        return user_says(str(value))
+        return user_says(value)
     if key == "user_matches":
-        return user_says(re.compile(str(value)))
+        try:
+            return user_says(re.compile(value))
+        except re.error as exc:
+            raise ScriptFileError(f"{where}.user_matches: expected a regular expression, got {_shown(value)} "
+                                  f"({exc})") from None
     if key == "turn":
         return turn(int(value))
-    value = value or {}
-    if not isinstance(value, Mapping) or set(value) - {"name", "contains"}:
-        raise ScriptFileError(f"{where}.tool_output: expected {{name, contains}}, got {value!r}")
-    return tool_output(value.get("name"), value.get("contains"))
+    if key == "tool_output":
+        value = value or {}
+        return tool_output(value.get("name"), value.get("contains"))
+    return always
 
 
 def _reply_from(data: Any, where: str) -> Reply:
     if isinstance(data, list):
         return combine(*(_reply_from(part, f"{where}[{i}]") for i, part in enumerate(data)))
-    if not isinstance(data, Mapping) or len(data) != 1 or next(iter(data)) not in _REPLY_KEYS:
-        raise ScriptFileError(f"{where}: expected one of {sorted(_REPLY_KEYS)} (or a list of them), got {data!r}")
     (key, value), = data.items()
-    try:
+    with _at(f"{where}.{key}"):
         if key in ("say", "write"):
-            return say(str(value)) if key == "say" else write(str(value))
+            return say(value) if key == "say" else write(value)
         if key == "speak":
-            return speak(str(value))
+            return speak(value) if isinstance(value, str) else speak(value["text"], _pcm(value, f"{where}.speak"))
         if key == "call":
             return call(value["name"], value.get("arguments"))
         if key == "error":
@@ -372,106 +595,65 @@ def _reply_from(data: Any, where: str) -> Reply:
         if key == "incomplete":
             return incomplete(value["text"], value.get("reason", "content_filter"))
         if key == "close":
-            return close(int(value.get("code", 1011)), str(value.get("reason", "")), int(value.get("after_events", 0)))
-        return Reply(first_delta_delay_ms=float(value.get("first_delta_ms", 0)),
-                     delta_delay_ms=float(value.get("delta_ms", 0)))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ScriptFileError(f"{where}.{key}: missing or malformed field ({exc})") from None
+            return close(value.get("code", 1011), value.get("reason", ""), value.get("after_events", 0))
+        return delays(value.get("first_delta_ms", 0), value.get("per_delta_ms", 0))
 
 
-def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise ScriptFileError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+def _pcm(value: Mapping[str, Any], where: str) -> bytes | None:
+    text = value.get("pcm_base64")
+    if text is None:
+        return None
+    try:
+        return b64decode(text)
+    except (binascii.Error, ValueError):
+        raise ScriptFileError(f"{where}.pcm_base64: expected base64 of raw audio, got {_shown(text)}") from None
+
+
+def _count(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def script_from_data(data: Any) -> Script:
-    """A :class:`Script` from the data of a script file (see docs/scripting.md)."""
-    if not isinstance(data, Mapping):
-        raise ScriptFileError("a script file holds an object with 'rules', 'events', 'faults' and/or 'quirks'")
-    _check_keys(data, {"rules", "events", "faults", "quirks"}, "script")
+    """A :class:`Script` from the data of a script file (``schemas/script.json``, docs/scripting.md)."""
+    _validate("script", data, "script")
     result = Script()
-    for i, rule in enumerate(data.get("rules", [])):
+    for i, rule in enumerate(data.get("rules") or []):
         where = f"rules[{i}]"
-        _check_keys(rule, {"when", "reply", "times", "connection", "state", "then_state"}, where)
-        result.on(_condition_from(rule.get("when", {"always": True}), f"{where}.when"),
-                  _reply_from(rule.get("reply"), f"{where}.reply"), times=rule.get("times"),
-                  connection=rule.get("connection"), state=rule.get("state"), then_state=rule.get("then_state"))
-    for i, rule in enumerate(data.get("events", [])):
+        condition = _condition_from(rule.get("when", {"always": True}), f"{where}.when")
+        reply = _reply_from(rule["reply"], f"{where}.reply")
+        with _at(where):
+            result.on(condition, reply, times=_count(rule.get("times")), connection=_count(rule.get("connection")),
+                      state=rule.get("state"), then_state=rule.get("then_state"))
+    for i, rule in enumerate(data.get("events") or []):
         where = f"events[{i}]"
-        _check_keys(rule, {"event", "match", "reply", "times", "connection"}, where)
-        try:
-            result.on_event(rule["event"], _reply_from(rule.get("reply"), f"{where}.reply"), match=rule.get("match"),
-                            times=rule.get("times", 1), connection=rule.get("connection"))
-        except (KeyError, ValueError) as exc:
-            raise ScriptFileError(f"{where}: {exc}") from None
-    faults = data.get("faults")
-    if faults is not None:
-        result.inject(**faults_from_data(faults))
-    for name in data.get("quirks", []):
-        try:
-            result.quirk(name)
-        except ValueError as exc:
-            raise ScriptFileError(f"quirks: {exc}") from None
+        reply = _reply_from(rule["reply"], f"{where}.reply")
+        with _at(f"{where}.event"):
+            _check_event_type(rule["event"])
+        with _at(f"{where}.reply"):
+            result.on_event(rule["event"], reply, match=rule.get("match"), times=_count(rule.get("times", 1)),
+                            connection=_count(rule.get("connection")))
+    if data.get("faults") is not None:
+        result.inject(**faults_from_data(data["faults"]))
+    with _at("pacing"):
+        result.pace(data.get("pacing"))
+    for name in data.get("quirks") or []:
+        result.quirk(name)
     return result
 
 
 def faults_from_data(data: Any) -> dict[str, Any]:
     """The :meth:`Script.inject` settings from the ``faults`` object of a script file."""
-    if not isinstance(data, Mapping):
-        raise ScriptFileError("faults: expected an object of fault settings")
-    _check_keys(data, set(Faults.__dataclass_fields__), "faults")
+    _validate("faults", data, "faults")
     settings = {name: value for name, value in data.items() if value is not None}
-    for name, (check, wanted) in _FAULT_VALUES.items():
-        if name in settings and not check(settings[name]):
-            raise ScriptFileError(f"faults.{name}: expected {wanted}, got {json.dumps(settings[name])}")
     for name in ("close_before_created", "close_after_events"):
         if name in settings:
-            settings[name] = tuple(settings[name])
+            settings[name] = tuple(int(part) if isinstance(part, float) else part for part in settings[name])
     for name in ("types", "connections"):
         if name in settings:
             settings[name] = frozenset(settings[name])
+    with _at("faults"):
+        Faults(**settings)  # what the schema cannot say (a reason's length in bytes)
     return settings
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _shaped(*checks: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    def check(value: Any) -> bool:
-        return isinstance(value, (list, tuple)) and len(value) == len(checks) and all(
-            each(part) for each, part in zip(checks, value))
-    return check
-
-
-def _list_of(each: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda value: isinstance(value, list) and all(each(part) for part in value)
-
-
-def _chance(value: Any) -> bool:
-    return _number(value) and 0 <= value <= 1
-
-
-def _string(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-_FAULT_VALUES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "seed": (lambda value: _integer(value) or _string(value), "an integer or a string"),
-    "drop": (_chance, "a chance from 0 to 1"),
-    "duplicate": (_chance, "a chance from 0 to 1"),
-    "reorder": (_chance, "a chance from 0 to 1"),
-    "jitter_ms": (lambda value: _number(value) and value >= 0, "milliseconds, 0 or more"),
-    "close_before_created": (_shaped(_integer, _string), "[code, reason]"),
-    "close_after_events": (_shaped(lambda n: _integer(n) and n >= 0, _integer, _string), "[events, code, reason]"),
-    "types": (_list_of(_string), "a list of event types"),
-    "connections": (_list_of(lambda n: _integer(n) and n >= 0), "a list of connection indexes"),
-}
 
 
 def parse_script_text(text: str, *, yaml: bool = False) -> Script:
@@ -492,7 +674,13 @@ def parse_script_text(text: str, *, yaml: bool = False) -> Script:
 
 
 def load_script(path: str) -> Script:
-    """Read a JSON or YAML script file (YAML by the ``.yaml``/``.yml`` ending)."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    """Read a JSON or YAML script file (YAML by the ``.yaml``/``.yml`` ending).
+
+    Raises :class:`OSError` when it cannot be read, :class:`ScriptFileError` for everything else."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScriptFileError(f"not UTF-8 text: {exc}") from None
     return parse_script_text(text, yaml=path.endswith((".yaml", ".yml")))

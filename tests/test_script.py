@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import _core
+from _bad_scripts import BAD_SCRIPTS
 from _core import NOW, drain, send
 
 from fake_server import script as s
@@ -135,22 +136,121 @@ def test_close_instead_of_a_response_and_mid_response() -> None:
     assert session.next_step() is None
 
 
-def test_delays_move_due_times_without_pacing() -> None:
-    reply = s.Reply(outputs=s.say("one two three").outputs, first_delta_delay_ms=500, delta_delay_ms=100)
-    session = make_session(s.Script().reply(reply))
+def delta_dues(session: Session, user: str, **response: Any) -> tuple[str, list[float]]:
+    """What one text response says, and when each of its deltas is due (seconds after it starts)."""
     send(session, {"type": "conversation.item.create", "item": {
-        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}})
-    send(session, {"type": "response.create", "response": {"output_modalities": ["text"]}})
-    dues = []
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}})
+    send(session, {"type": "response.create", "response": {"output_modalities": ["text"], **response}})
+    text, dues = "", []
     while (step := session.next_step()) is not None:
-        if step.events[0]["type"] == "response.output_text.delta":
+        if step.events and step.events[0]["type"] == "response.output_text.delta":
+            text += step.events[0]["delta"]
             dues.append(round(step.due - NOW, 3))
-    assert dues == [0.5, 0.6, 0.7]
+    return text, dues
 
 
-def test_speak_with_given_pcm_and_write_forces_text() -> None:
+def test_delays_move_due_times_without_pacing() -> None:
+    session = make_session(s.Script().reply(s.combine(s.say("one two three"), s.delays(500, 100))))
+    assert delta_dues(session, "x") == ("one two three", [0.5, 0.6, 0.7])
+
+
+@pytest.mark.parametrize("script", [
+    lambda: s.Script().reply(s.delays(first_delta_ms=500, per_delta_ms=100)),
+    lambda: s.Script().reply(s.Reply(first_delta_delay_ms=500, delta_delay_ms=100)),
+    lambda: s.parse_script_text('{"rules": [{"reply": {"delays": {"first_delta_ms": 500, "per_delta_ms": 100}}}]}'),
+], ids=["builder", "Reply", "file"])
+def test_delays_alone_delay_the_default_answer(script: Any) -> None:
+    assert delta_dues(make_session(script()), "a b") == ("You said: a b", [0.5, 0.6, 0.7, 0.8])
+
+
+def test_a_close_after_events_alone_cuts_the_default_answer() -> None:
+    session = make_session(s.Script().reply(s.close(1011, "cut", after_events=3)))
+    events = turn(session, "a long enough sentence", output_modalities=["text"])
+    assert [e["type"] for e in events] == ["response.created", "response.output_item.added",
+                                          "conversation.item.added"]
+    assert session.closing is not None and (session.closing.code, session.closing.reason) == (1011, "cut")
+
+
+@pytest.mark.parametrize("value", [-1, "5", float("inf"), True])
+def test_delays_and_pacing_must_be_numbers_of_0_or_more(value: Any) -> None:
+    with pytest.raises(ValueError, match="first_delta_ms: expected milliseconds"):
+        s.delays(first_delta_ms=value)
+    with pytest.raises(ValueError, match="pacing: expected a number"):
+        s.Script().pace(value)
+
+
+def test_pacing_from_python_and_script_files() -> None:
+    assert s.Script().pacing is None
+    assert s.Script().pace(1).pacing == 1.0 and s.Script().pace(2).pace(None).pacing is None
+    assert s.parse_script_text("pacing: 0.5\n", yaml=True).pacing == 0.5
+
+
+BAD_CLOSE_CODES = [0, 999, 1004, 1005, 1015, 1016, 2999, 5000, 99999]
+GOOD_CLOSE_CODES = [1000, 1001, 1002, 1003, 1006, 1007, 1011, 1014, 3000, 4000, 4999]
+
+
+def test_close_codes_are_those_a_server_may_send_and_1006() -> None:
+    for code in BAD_CLOSE_CODES + ["1011", True, None]:
+        with pytest.raises(ValueError, match="expected a close code a server may send"):
+            s.close(code)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="expected a close code"):
+            s.Faults(close_before_created=(code, ""))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="expected a close code"):
+            s.Faults(close_after_events=(3, code, ""))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="expected a close code"):
+            s.Script().reply(s.Reply(close=(code, "")))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="expected a close code"):
+            s.Script().on_event("session.update", s.Reply(close=(code, "")))  # type: ignore[arg-type]
+    for code in GOOD_CLOSE_CODES:
+        s.Script().reply(s.close(code)).inject(close_before_created=(code, ""), close_after_events=(1, code, "x"))
+    with pytest.raises(ValueError, match="at most 123 bytes"):
+        s.close(1000, "\u00e9" * 62)
+    s.close(1000, "\u00e9" * 61 + "x")
+
+
+def test_the_script_schema_and_check_close_agree_on_every_code() -> None:
+    def file_accepts(code: int) -> bool:
+        try:
+            s.script_from_data({"faults": {"close_before_created": [code, ""]}})
+        except s.ScriptFileError:
+            return False
+        return True
+
+    def python_accepts(code: int) -> bool:
+        try:
+            s.check_close(code)
+        except ValueError:
+            return False
+        return True
+
+    assert [c for c in range(900, 5100) if file_accepts(c) != python_accepts(c)] == []
+
+
+def test_the_script_schema_is_valid_and_lists_the_quirks() -> None:
+    from jsonschema import Draft202012Validator
+
+    from fake_server.protocol.schema import schemas_root
+
+    schema = json.loads((schemas_root() / "script.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    assert schema["properties"]["quirks"]["items"]["enum"] == sorted(s.QUIRKS)
+
+
+@pytest.mark.parametrize(("times", "connection"), [(0, None), ("2", None), (1.5, None), (1, -1), (1, "0")])
+def test_rules_refuse_counts_that_would_never_match(times: Any, connection: Any) -> None:
+    with pytest.raises(ValueError, match="times|connection"):
+        s.Script().on(s.always, s.say("x"), times=times, connection=connection)
+
+
+@pytest.mark.parametrize("in_file", [False, True])
+def test_speak_with_given_pcm_and_write_forces_text(in_file: bool) -> None:
     pcm = speech.synthesize("custom audio")
-    session = make_session(s.Script().reply(s.speak("custom audio", pcm=pcm), s.write("just text")))
+    script = s.Script().reply(s.speak("custom audio", pcm=pcm), s.write("just text"))
+    if in_file:
+        script = s.script_from_data({"rules": [
+            {"reply": {"speak": {"text": "custom audio", "pcm_base64": base64.b64encode(pcm).decode()}}, "times": 1},
+            {"reply": {"write": "just text"}, "times": 1}]})
+    session = make_session(script)
     events = turn(session, "x")
     audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
     assert audio == pcm
@@ -174,8 +274,28 @@ def test_client_event_rules_answer_with_an_error_or_a_close() -> None:
     assert send(session, {"type": "conversation.item.create", "item": {
         "type": "message", "role": "system", "content": [{"type": "input_text", "text": "x"}]}}) == []
     assert session.closing is not None and session.closing.code == 4000
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a session.update event can only be answered with error"):
         script.on_event("session.update", s.say("no"))
+    with pytest.raises(ValueError, match="expected a client event type"):
+        script.on_event("session.updated", s.close())
+
+
+def test_a_response_create_rule_answers_the_matching_request_with_any_reply() -> None:
+    script = s.Script()
+    weather = {"response": {"metadata": {"topic": "weather"}}}
+    script.on_event("response.create", s.say("Sunny all week."), match=weather, times=None)
+    script.on_event("response.create", s.error("invalid_value", "No jokes."), match={"response": {"metadata": {
+        "topic": "jokes"}}})
+    script.on_event("response.create", s.delays(first_delta_ms=250), match={"response": {"metadata": {
+        "topic": "slow"}}})
+    session = make_session(script)
+    assert said(turn(session, "hi", metadata={"topic": "weather"})) == "Sunny all week."
+    assert said(turn(session, "hi", metadata={"topic": "weather"})) == "Sunny all week."
+    assert said(turn(session, "hi")) == "You said: hi"  # no metadata: not matched
+    [error] = turn(session, "x", metadata={"topic": "jokes"})
+    assert error["type"] == "error" and error["error"]["message"] == "No jokes."
+    assert delta_dues(session, "a", metadata={"topic": "slow"}) == ("You said: a", [0.25, 0.25, 0.25])
+    assert [rule.event_type for rule in script.rules] == ["response.create"] * 3
 
 
 def test_quirk_text_history_answers_in_text() -> None:
@@ -264,19 +384,11 @@ def test_script_files_in_json_and_yaml(tmp_path: Any) -> None:
     assert done["status"] == "failed"
 
 
-@pytest.mark.parametrize(("data", "where"), [
-    ({"rules": [{"when": {"sometimes": 1}, "reply": {"say": "x"}}]}, "rules[0].when"),
-    ({"rules": [{"reply": {"shout": "x"}}]}, "rules[0].reply"),
-    ({"rules": [{"reply": {"say": "x"}, "tiems": 2}]}, "rules[0]: unknown keys ['tiems']"),
-    ({"rules": [{"reply": {"call": {"arguments": {}}}}]}, "rules[0].reply.call"),
-    ({"faults": {"dorp": 0.1}}, "faults: unknown keys"),
-    ({"quirks": ["nope"]}, "quirks: unknown quirk"),
-    ({"events": [{"event": "session.update", "reply": {"say": "x"}}]}, "events[0]"),
-    ([1, 2], "a script file holds an object"),
-])
-def test_script_file_mistakes_say_where(data: Any, where: str) -> None:
-    with pytest.raises(s.ScriptFileError, match=re.escape(where)):
+@pytest.mark.parametrize(("data", "message"), BAD_SCRIPTS)
+def test_script_file_mistakes_say_where_and_what_is_expected(data: Any, message: str) -> None:
+    with pytest.raises(s.ScriptFileError) as raised:
         s.script_from_data(data)
+    assert str(raised.value).startswith(message)
 
 
 def test_a_server_script_file_is_restored_fresh_by_reset() -> None:
