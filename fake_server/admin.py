@@ -12,6 +12,7 @@ Routes (docs/admin.md has the details and examples):
     POST /__admin/reset                             like FakeRealtimeServer.reset()
     PUT  /__admin/script                            replace the script (JSON or YAML body)
     POST /__admin/faults                            inject faults into the current script
+    PUT  /__admin/pacing                            set the pacing of the current script
     GET  /__admin/sessions                          every connection since the last reset
     GET  /__admin/sessions/{ref}                    one of them (index or session id)
     GET  /__admin/sessions/{ref}/journal            its frames (?since=N&type=T&direction=D)
@@ -37,7 +38,7 @@ from urllib.parse import parse_qs, unquote
 from websockets.asyncio.server import ServerConnection
 
 from .journal import Entry, Handshake
-from .script import ScriptFileError, faults_from_data, parse_script_text
+from .script import ScriptFileError, check_close, faults_from_data, load_script, parse_script_text, script_from_data
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -51,7 +52,6 @@ ADMIN_PREFIX = "/__admin"
 _MAX_LINE = 8 * 1024
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 16 * 1024 * 1024
-_CLOSE_CODES = range(1000, 5000)
 
 
 class AdminError(Exception):
@@ -182,6 +182,8 @@ class AdminApi:
         route("PUT", "/script", self._load_script, "replace the script (JSON or YAML script file body)")
         route("POST", "/script", self._load_script, "same as PUT")
         route("POST", "/faults", self._inject, "inject faults (the 'faults' object of a script file)")
+        route("PUT", "/pacing", self._pace, "set the pacing: {\"pacing\": 1.0} (null: the server's)")
+        route("POST", "/pacing", self._pace, "same as PUT")
         route("GET", "/sessions", self._sessions, "every connection since the last reset")
         route("GET", "/sessions/{ref}", self._session, "one connection, by index or session id")
         route("GET", "/sessions/{ref}/journal", self._journal, "its frames; ?since=N&type=T&direction=client|server")
@@ -253,7 +255,14 @@ class AdminApi:
                            for method, path, _, _, summary in self._routes]}
 
     def _reset(self, request: AdminRequest, args: list[str]) -> Any:
-        self._server.reset()
+        start_file = getattr(self._server, "_script_file", None)
+        try:
+            if start_file:  # a broken start script must not leave the reset half done
+                load_script(start_file)
+            self._server.reset()
+        except (OSError, ScriptFileError) as exc:
+            raise AdminError(HTTPStatus.BAD_REQUEST, f"nothing was reset: the start script {start_file} cannot be "
+                                                     f"used: {exc}") from None
         return {"reset": True, "seed": self._server.seed}
 
     def _load_script(self, request: AdminRequest, args: list[str]) -> Any:
@@ -265,6 +274,17 @@ class AdminApi:
             raise AdminError(HTTPStatus.BAD_REQUEST, f"not a usable script: {exc}") from None
         self._server.policy.script = script
         return {"script": "loaded", "rules": len(script.rules)}
+
+    def _pace(self, request: AdminRequest, args: list[str]) -> Any:
+        body = request.object()
+        if set(body) != {"pacing"}:
+            raise AdminError(HTTPStatus.BAD_REQUEST, "the body is {\"pacing\": k} (k 0 or more, or null)")
+        try:
+            pacing = script_from_data(body).pacing  # checked like a script file's
+        except ScriptFileError as exc:
+            raise AdminError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        self._server.script.pace(pacing)
+        return {"pacing": pacing}
 
     def _inject(self, request: AdminRequest, args: list[str]) -> Any:
         try:
@@ -298,9 +318,14 @@ class AdminApi:
     def _close(self, request: AdminRequest, args: list[str]) -> Any:
         connection = self._find(args[0])
         body = request.object()
+        unknown = set(body) - {"code", "reason"}
+        if unknown:
+            raise AdminError(HTTPStatus.BAD_REQUEST, f"unknown keys {sorted(unknown)}; allowed: code, reason")
         code, reason = body.get("code", 1011), body.get("reason", "")
-        if not isinstance(code, int) or code not in _CLOSE_CODES or not isinstance(reason, str):
-            raise AdminError(HTTPStatus.BAD_REQUEST, "code is a WebSocket close code (1000-4999), reason a string")
+        try:
+            check_close(code, reason)
+        except ValueError as exc:
+            raise AdminError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         if not connection.close(code, reason):
             raise AdminError(HTTPStatus.CONFLICT, f"connection {connection.index} is not open")
         return {"closing": connection.index, "code": code, "reason": reason}

@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 from ._signals import stop_requested
-from .script import load_script
+from .script import ScriptFileError, load_script
 from .server import FakeRealtimeServer
 from .session import SessionLimits
 
@@ -140,12 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "serve":
         parser.print_help()
         return 2
-    try:
-        if args.script:  # check it before listening; the server loads it (again after every reset)
+    if args.script:  # check it before listening; the server loads it (again after every reset)
+        try:
             load_script(args.script)
-    except (OSError, ValueError) as exc:  # ScriptFileError and JSON errors are ValueErrors
-        print(f"fake-realtime: cannot use the script {args.script}: {exc}", file=sys.stderr)
-        return 2
+        except OSError as exc:
+            print(f"fake-realtime: {args.script}: cannot read it: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except ScriptFileError as exc:  # says where, and what is expected
+            print(f"fake-realtime: {args.script}: {exc}", file=sys.stderr)
+            return 2
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:  # the loop had no signal handler (e.g. on Windows)

@@ -6,15 +6,18 @@ import asyncio
 import base64
 import json
 import socket
+import time
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from fake_server import FakeRealtimeServer
 from _admin_http import admin
+from _bad_scripts import BAD_SCRIPTS
 
 HELLO = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]}
 WRONG = {"type": "message", "role": "user", "content": [{"type": "text", "text": "hello"}]}
@@ -98,6 +101,17 @@ def test_a_broken_script_is_refused_and_the_old_one_stays(
     admin("PUT", realtime_server.admin_url + "/script", {"rules": [{"reply": {"say": "Still here."}}]})
     answer = admin("PUT", realtime_server.admin_url + "/script", body, content_type=content_type)
     assert answer.status == 400 and where in answer.body["error"]["message"]
+    assert talk(realtime_server) == "Still here."
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_SCRIPTS)
+def test_every_broken_script_is_a_400_saying_where_and_what(
+    realtime_server: FakeRealtimeServer, data: Any, message: str
+) -> None:
+    admin("PUT", realtime_server.admin_url + "/script", {"rules": [{"reply": {"say": "Still here."}}]})
+    answer = admin("PUT", realtime_server.admin_url + "/script", data)
+    assert answer.status == 400
+    assert answer.body["error"]["message"].startswith("not a usable script: " + message)
     assert talk(realtime_server) == "Still here."
 
 
@@ -191,6 +205,82 @@ def test_close_now_ends_an_open_connection_with_the_given_code(realtime_server: 
     again = admin("POST", realtime_server.admin_url + "/sessions/0/close", {})
     assert again.status == 409
     assert admin("POST", realtime_server.admin_url + "/sessions/0/close", {"code": 99}).status == 400
+
+
+@pytest.mark.parametrize("code", [999, 1004, 1005, 1015, 1016, 2999, 5000, "1011", True])
+def test_close_codes_a_server_cannot_send_are_refused(realtime_server: FakeRealtimeServer, code: Any) -> None:
+    client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
+    with client.realtime.connect(model="gpt-realtime") as conn:
+        conn.recv()
+        answer = admin("POST", realtime_server.admin_url + "/sessions/0/close", {"code": code})
+        assert answer.status == 400
+        assert "expected a close code a server may send: 1000-1003, 1007-1014, 3000-4999, or 1006" in (
+            answer.body["error"]["message"])
+        assert realtime_server.connections[0].close_code is None
+    too_long = admin("POST", realtime_server.admin_url + "/sessions/0/close", {"code": 1000, "reason": "x" * 124})
+    assert too_long.status == 400 and "123 bytes" in too_long.body["error"]["message"]
+
+
+async def test_close_1006_drops_the_connection_without_a_close_frame(realtime_server: FakeRealtimeServer) -> None:
+    client = AsyncOpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await conn.recv()
+        answer = admin("POST", realtime_server.admin_url + "/sessions/0/close", {"code": 1006})
+        assert answer.status == 200 and answer.body["code"] == 1006
+        with pytest.raises(ConnectionClosed) as ended:
+            await asyncio.wait_for(conn.recv(), 5)
+        assert ended.value.rcvd is None and ended.value.sent is None  # the socket ended: no close frame
+    assert await realtime_server.connections[0].wait_closed() == 1006
+
+
+def test_pacing_is_set_over_http(realtime_server: FakeRealtimeServer) -> None:
+    answer = admin("PUT", realtime_server.admin_url + "/pacing", {"pacing": 0.5})
+    assert answer.status == 200 and answer.body == {"pacing": 0.5}
+    assert realtime_server.script.pacing == 0.5
+    client = OpenAI(api_key="sk-test", websocket_base_url=realtime_server.base_url)
+    with client.realtime.connect(model="gpt-realtime") as conn:
+        conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        conn.conversation.item.create(item=HELLO)
+        conn.response.create()
+        while conn.recv().type != "response.created":
+            pass
+        started = time.monotonic()
+        while conn.recv().type != "response.done":
+            pass
+    # "You said: hello" takes 1 s at 15 characters a second, half that at pacing 0.5 (a lower bound only)
+    assert time.monotonic() - started >= 0.4
+    assert admin("PUT", realtime_server.admin_url + "/pacing", {"pacing": None}).body == {"pacing": None}
+    assert realtime_server.script.pacing is None
+    assert admin("PUT", realtime_server.admin_url + "/pacing", {"pacing": -1}).status == 400
+    assert admin("PUT", realtime_server.admin_url + "/pacing", {"pace": 1}).status == 400
+    assert admin("PUT", realtime_server.admin_url + "/script", {"pacing": 2}).status == 200
+    assert realtime_server.script.pacing == 2
+
+
+def test_a_reset_with_a_broken_start_script_changes_nothing(tmp_path: Path) -> None:
+    start = tmp_path / "start.json"
+    start.write_text(json.dumps({"rules": [{"reply": {"say": "From the file."}}]}))
+    with FakeRealtimeServer(script_file=str(start)) as server:
+        client = OpenAI(api_key="sk-test", websocket_base_url=server.base_url)
+        with client.realtime.connect(model="gpt-realtime") as conn:
+            conn.recv()
+            start.write_text(json.dumps({"rules": 5}))  # someone breaks the file while the server runs
+            answer = admin("POST", server.admin_url + "/reset")
+            assert answer.status == 400
+            assert answer.body["error"]["message"] == (
+                f"nothing was reset: the start script {start} cannot be used: rules: expected a list of rules, got 5")
+            [session] = admin("GET", server.admin_url + "/sessions").body["sessions"]
+            assert session["open"]  # still there, still served, still checked
+            conn.conversation.item.create(item=WRONG)
+            while conn.recv().type != "error":
+                pass
+        server.settle()
+        assert admin("GET", server.admin_url + "/problems").body["problems"]
+        start.unlink()
+        answer = admin("POST", server.admin_url + "/reset")
+        assert answer.status == 400 and "cannot be used" in answer.body["error"]["message"]
+        assert len(admin("GET", server.admin_url + "/sessions").body["sessions"]) == 1
+        server.allow_errors()
 
 
 def test_faults_injected_over_http_hit_the_next_connection(realtime_server: FakeRealtimeServer) -> None:

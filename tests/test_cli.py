@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from openai import AsyncOpenAI
 
+from _bad_scripts import BAD_SCRIPTS
 from _serve_process import ServeProcess, child_env
 from fake_server.cli import main
 
@@ -109,12 +113,36 @@ async def test_serve_with_a_script_file_answers_as_scripted() -> None:
 
 
 def test_serve_refuses_a_broken_script_file(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("rules: [{reply: {shout: hi}}]\n")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rules": 5}')
     result = subprocess.run([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0", "--script", str(bad)],
                             capture_output=True, text=True, timeout=60, env=child_env())
     assert result.returncode == 2
-    assert "rules[0].reply" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr == f"fake-realtime: {bad}: rules: expected a list of rules, got 5\n"
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_SCRIPTS)
+def test_serve_says_where_a_script_file_is_broken_and_what_is_expected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: Any, message: str
+) -> None:
+    from fake_server import FakeRealtimeServer
+
+    for path, text in ((tmp_path / "bad.json", json.dumps(data)), (tmp_path / "bad.yaml", yaml.safe_dump(data))):
+        path.write_text(text)
+        with FakeRealtimeServer() as busy:  # should the script pass, serving fails at once (exit 1) instead of hanging
+            assert main(["serve", "--port", str(busy.port), "--script", str(path)]) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"fake-realtime: {path}: {message}")
+
+
+def test_serve_says_when_a_script_file_cannot_be_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert main(["serve", "--script", str(missing)]) == 2
+    assert capsys.readouterr().err == f"fake-realtime: {missing}: cannot read it: No such file or directory\n"
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe{}")
+    assert main(["serve", "--script", str(binary)]) == 2
+    assert capsys.readouterr().err.startswith(f"fake-realtime: {binary}: not UTF-8 text: ")
 
 
 def test_serve_prints_the_admin_url_and_can_turn_it_off() -> None:
