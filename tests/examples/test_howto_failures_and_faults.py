@@ -35,6 +35,26 @@ async def test_the_connection_drops_mid_response(realtime_server):
         assert closed.value.rcvd.code == 1011
 
 
+async def test_the_connection_closes_before_session_created(realtime_server):
+    realtime_server.script.inject(close_before_created=(1013, "try again later"))
+    async with client(realtime_server).realtime.connect(model="gpt-realtime") as conn:
+        with pytest.raises(ConnectionClosed) as closed:
+            await conn.recv()
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1013, "try again later")
+
+
+async def test_the_connection_closes_after_some_events(realtime_server):
+    realtime_server.script.inject(close_after_events=(3, 1011, ""))  # the 3 first server events, then a close
+    async with client(realtime_server).realtime.connect(model="gpt-realtime") as conn:
+        await conn.response.create()
+        received = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                received.append((await conn.recv()).type)
+        assert received == ["session.created", "response.created", "response.output_item.added"]
+        assert closed.value.rcvd.code == 1011
+
+
 async def record_with_faults(server):
     # Faults on the text deltas only, so the events this client waits for always come.
     server.script.inject(seed=7, drop=0.15, duplicate=0.15, reorder=0.3,

@@ -16,6 +16,7 @@ Here the client is the openai SDK and the HTTP calls use urllib, in a child proc
 the one your CI would start.
 """
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -119,3 +120,14 @@ def test_errors_your_client_provokes_show_up_until_declared() -> None:
         assert admin("GET", admin_url + "/problems").body == {"problems": []}
     finally:
         server.kill()
+
+
+def test_a_mistake_in_a_script_file_is_reported_with_where_it_is(tmp_path: Path) -> None:
+    script = tmp_path / "my_test.yaml"
+    script.write_text("rules:\n  - when: {turn: first}\n    reply: {say: Hello.}\n")
+    result = subprocess.run([sys.executable, "-m", "fake_server.cli", "serve", "--port", "0", "--script", str(script)],
+                            cwd=str(REPO), env=child_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2  # the server does not start
+    assert result.stderr == (f"fake-realtime: {script}: rules[0].when.turn: "
+                             'expected a response number (1 or more), got "first"\n')
+    # PUT /__admin/script answers the same mistake with a 400 and the same words, and keeps the old script
