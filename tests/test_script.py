@@ -391,6 +391,15 @@ def test_script_file_mistakes_say_where_and_what_is_expected(data: Any, message:
     assert str(raised.value).startswith(message)
 
 
+def test_the_documented_script_file_loads() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "scripting.md").read_text()
+    example = docs[docs.index("```yaml\n") + len("```yaml\n"):]
+    loaded = s.parse_script_text(example[:example.index("```")], yaml=True)
+    assert (len(loaded.rules), loaded.pacing, loaded.faults.jitter_ms) == (4, 1.0, 50)
+
+
 def test_a_server_script_file_is_restored_fresh_by_reset() -> None:
     from pathlib import Path
 
