@@ -498,12 +498,19 @@ def _narrowest(errors: list[Any]) -> Any:
         branches: dict[Any, list[Any]] = {}
         for sub in error.context:
             branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        fitting = [subs for subs in branches.values()
-                   if not any(sub.validator == "type" and not sub.relative_path for sub in subs)]
+        fitting = [subs for subs in branches.values() if not any(_wrong_type(sub) for sub in subs)]
         if len(fitting) != 1:
             break
         error = min(fitting[0], key=lambda e: len(e.path))
     return error
+
+
+def _wrong_type(error: Any) -> bool:
+    """The error says that the value is of another type than the (sub)schema wants."""
+    if error.relative_path:
+        return False
+    return error.validator == "type" or (error.validator == "const" and type(error.validator_value) is not type(
+        error.instance))
 
 
 def _what(error: Any) -> str:
@@ -526,6 +533,8 @@ def _what(error: Any) -> str:
         expected = _shown(value)
     elif keyword in ("minimum", "maximum"):
         expected = f"a number {'>=' if keyword == 'minimum' else '<='} {value}"
+    elif keyword in ("minItems", "maxItems"):
+        expected = f"a list of {'at least' if keyword == 'minItems' else 'at most'} {value} item{'s' * (value != 1)}"
     elif keyword in ("minLength", "maxLength"):
         expected = f"a string of {'at least' if keyword == 'minLength' else 'at most'} {value} characters"
     else:

@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import _core
 from _bad_scripts import BAD_SCRIPTS
@@ -389,6 +391,36 @@ def test_script_file_mistakes_say_where_and_what_is_expected(data: Any, message:
     with pytest.raises(s.ScriptFileError) as raised:
         s.script_from_data(data)
     assert str(raised.value).startswith(message)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=False) | st.text(max_size=4)
+                     | st.sampled_from(["say", "(", "response.create", "session.update", "aGk="]),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                     max_leaves=8)
+
+
+def _shaped(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={key: _JSON for key in keys})
+
+
+_REPLY = st.one_of(_JSON, st.dictionaries(st.sampled_from(
+    ["say", "speak", "call", "error", "fail", "rate_limited", "incomplete", "close", "delays"]), _JSON, max_size=1))
+_SCRIPTS = st.fixed_dictionaries({}, optional={
+    "rules": st.lists(_shaped(["when", "times", "connection", "state"]).flatmap(
+        lambda rule: st.fixed_dictionaries({"reply": _REPLY}).map(lambda reply: {**rule, **reply})), max_size=2),
+    "events": st.lists(_shaped(["event", "match", "reply", "times"]), max_size=2),
+    "faults": _shaped(["seed", "drop", "close_before_created", "close_after_events", "connections"]) | _JSON,
+    "pacing": st.floats(0, 5) | _JSON, "quirks": st.just(["text_history_answers_in_text"]) | _JSON,
+})
+
+
+@settings(max_examples=300)
+@given(_SCRIPTS | _JSON)
+def test_any_data_is_a_script_or_a_script_file_error(data: Any) -> None:
+    try:
+        s.script_from_data(data)
+    except s.ScriptFileError as exc:
+        assert re.match(r"^[\w\[\]. ]+: ", str(exc)), str(exc)  # starts with where
 
 
 def test_the_documented_script_file_loads() -> None:
