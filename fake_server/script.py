@@ -226,7 +226,8 @@ class Faults:
     ``reorder``: the chance that an event swaps places with the next one of the same batch;
     ``jitter_ms``: a random extra delay, up to this, before each streamed step;
     ``close_before_created``: ``(code, reason)`` to close right after the upgrade, before ``session.created``;
-    ``close_after_events``: ``(n, code, reason)`` to close once ``n`` server events have been sent;
+    ``close_after_events``: ``(n, code, reason)`` to close once ``n`` server events have been sent
+    (codes as :func:`check_close` allows: 1006 drops the connection without a close frame);
     ``types``: the event types drop/duplicate/reorder apply to (``None``: all but ``session.created``);
     ``connections``: the connection indexes affected (``None``: all).
     """
@@ -353,8 +354,9 @@ class Script:
         if _intercepts(reply):
             return self._add(Rule(always, reply, times, connection, event_type=event_type, event_match=match))
         if event_type != "response.create":
-            raise ValueError(f"a {event_type} event can only be answered with error(...) or close(...); other "
-                             "replies (say, call, fail, ...) answer response.create")
+            raise ValueError(f"a {event_type} event can only be answered with error(...) or close(...) (at once); "
+                             "other replies (say, call, fail, delays, a close after events, ...) answer "
+                             "response.create")
         return self._add(Rule(_asked_with(match), reply, times, connection, event_type=event_type,
                               event_match=match))
 
@@ -370,7 +372,7 @@ class Script:
 
     def pace(self, pacing: float | None) -> "Script":
         """Stream responses at this pacing (0 as fast as possible, 1 real time, k k times slower; ``None``:
-        the server's ``limits.pacing``), on the connections opened from now on."""
+        the server's ``limits.pacing``)."""
         if pacing is not None and (not isinstance(pacing, (int, float)) or isinstance(pacing, bool)
                                    or not 0 <= pacing < math.inf):
             raise ValueError(f"pacing: expected a number, 0 or more, or None, got {pacing!r}")
