@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, unquote
 from websockets.asyncio.server import ServerConnection
 
 from .journal import Entry, Handshake
-from .script import ScriptFileError, check_close, faults_from_data, load_script, parse_script_text, script_from_data
+from .script import ScriptFileError, check_close, faults_from_data, parse_script_text, script_from_data
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -255,14 +255,12 @@ class AdminApi:
                            for method, path, _, _, summary in self._routes]}
 
     def _reset(self, request: AdminRequest, args: list[str]) -> Any:
-        start_file = getattr(self._server, "_script_file", None)
         try:
-            if start_file:  # a broken start script must not leave the reset half done
-                load_script(start_file)
-            self._server.reset()
+            self._server.reset()  # loads the start script first: a broken one raises and nothing is reset
         except (OSError, ScriptFileError) as exc:
-            raise AdminError(HTTPStatus.BAD_REQUEST, f"nothing was reset: the start script {start_file} cannot be "
-                                                     f"used: {exc}") from None
+            where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+            raise AdminError(HTTPStatus.BAD_REQUEST, f"nothing was reset: the start script cannot be used: {where}"
+                                                     f"{exc.strerror if isinstance(exc, OSError) else exc}") from None
         return {"reset": True, "seed": self._server.seed}
 
     def _load_script(self, request: AdminRequest, args: list[str]) -> Any:
