@@ -534,8 +534,9 @@ class _Replay:
                 self.judge_stream(conn, got, bindings, hits)
                 continue
             if how == "extra":  # perhaps an order-any line nobody took while replaying
+                taken = {line.number for line in conn.assigned.values()} | used_floating
                 free = [candidate for after, candidate in conn.all_floating
-                        if candidate.number not in used_floating and conn.epochs[j] >= after]
+                        if candidate.number not in taken and conn.epochs[j] >= after]
                 line = next((c for c in free if not self.trial(c, got, bindings)[0]), None) or next(
                     (c for c in free if self.same_kind(c, got)), None)
                 if line is None:
