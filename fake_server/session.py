@@ -435,7 +435,7 @@ class Session:
             events, close = step.events, None
             if isinstance(stream, ResponseStream):
                 events, close = self._until_scripted_close(stream, events)
-            pacing = self.limits.pacing
+            pacing = self.script.pacing if self.script.pacing is not None else self.limits.pacing
             due = started + step.offset_ms / 1000 * pacing + step.delay_ms / 1000
             if source is not None and self._faults is not None and self._faults.jitter_ms:
                 due += source.rng.uniform(0, self._faults.jitter_ms) / 1000
