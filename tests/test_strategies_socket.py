@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from typing import ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,10 +20,18 @@ QUICK = settings(max_examples=15, derandomize=True, database=None, deadline=None
 
 @pytest.mark.realtime_allow_errors  # the machine sends invalid events on purpose, and probes with one
 def test_the_state_machine_finds_no_divergence_over_a_socket(realtime_server: FakeRealtimeServer) -> None:
-    run_state_machine_as_test(socket_machine(realtime_server), settings=settings(
-        max_examples=8, stateful_step_count=25, derandomize=True, database=None, deadline=None,
+    class Counted(socket_machine(realtime_server)):  # type: ignore[misc]
+        outcomes: ClassVar[Counter[str]] = Counter()
+
+    run_state_machine_as_test(Counted, settings=settings(
+        max_examples=20, stateful_step_count=25, derandomize=True, database=None, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
-    assert len(realtime_server.connections) >= 8
+    assert len(realtime_server.connections) >= 20
+    # The success paths, over the wire too (a cancel may race its response here, so only what cannot be lost).
+    outcomes = Counted.outcomes
+    for path in ("append: ", "commit: committed", "truncate: truncated", "delete: deleted"):
+        assert any(o.startswith(path) for o in outcomes), (path, outcomes)
+    assert any(o.startswith("retrieve: ") and o != "retrieve: unknown id" for o in outcomes), outcomes
 
 
 def test_histories_load_over_a_socket(realtime_server: FakeRealtimeServer) -> None:

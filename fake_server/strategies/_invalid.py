@@ -146,8 +146,12 @@ def _new_item(draw: st.DrawFn, history: History, message: bool = False) -> Event
     if not message and len(history.call_ids()) > 0 and draw(st.booleans()):
         return {"type": "function_call_output", "call_id": draw(st.sampled_from(history.call_ids())),
                 "output": draw(st.text(max_size=8))}
-    fresh = draw(histories(min_items=1, max_items=2, ids=False, any_order=False, tool_calls=not message))
+    fresh = draw(_ONE_MESSAGE if message else _ONE_ITEM)
     return copy.deepcopy(fresh.items[0])  # a message or a function call
+
+
+_ONE_ITEM = histories(min_items=1, max_items=2, ids=False, any_order=False)
+_ONE_MESSAGE = histories(min_items=1, max_items=1, ids=False, any_order=False, tool_calls=False)
 
 
 #: The kinds of :func:`invalid_items`.

@@ -2,10 +2,13 @@
 
 :class:`SessionMachine` is a hypothesis ``RuleBasedStateMachine``. Its rules create, delete,
 truncate and retrieve items, append, commit and clear input audio, run and cancel responses,
-and send events that break one rule. A plain Python reference model (:class:`Reference`)
-says what each operation must answer and what the conversation must be afterwards. After
-every step the server's conversation must equal the model's: same ids, same order, same
-items; ids unique; errors change nothing.
+and send events that break one rule (schema breaks of truncates and cancels where they are
+valid: of assistant audio, while a response runs). A plain Python reference model
+(:class:`Reference`) says what each operation must answer and what the conversation must be
+afterwards: every event of an answer in full, the items and their audio (retrieve returns it).
+After every step the server's conversation must equal the model's: same ids, same order, same
+items; ids unique; errors change nothing. Appends and commits are sized so that commits mostly
+succeed, truncates mostly hit assistant audio: the success paths are the ones most runs reach.
 
 The machine talks to a server through a :class:`Driver`: :class:`CoreDriver` feeds the
 sans-I/O :class:`~fake_server.session.Session` directly (fast); :class:`SocketDriver` goes
@@ -18,15 +21,18 @@ import base64
 import copy
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from hypothesis import event as note_event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from ._history import History, histories
 from ._invalid import PCM_BYTES_PER_MS, ExpectedError, invalid_events
+from ._invalid import _walker as default_walker
 
 if TYPE_CHECKING:
     from ..server import FakeRealtimeServer
@@ -58,15 +64,16 @@ class Driver(Protocol):
 
 
 class CoreDriver:
-    """The sans-I/O session, on a frozen clock, checking every server event against ``schemas/``."""
+    """The sans-I/O session, on a frozen clock, checking every server event against ``schemas/``
+    (``validate=False``: not checking them, so that only the machine's model judges)."""
 
-    def __init__(self, seed: int = 1) -> None:
+    def __init__(self, seed: int = 1, validate: bool = True) -> None:
         from ..protocol.ids import IdGenerator
         from ..session import Session, SessionLimits
 
         clock = lambda: 1_790_000_000.0
         self.session: Session = Session(model="gpt-realtime", ids=IdGenerator(seed, clock), clock=clock,
-                                        limits=SessionLimits(validate_server_events=True))
+                                        limits=SessionLimits(validate_server_events=validate))
         self.session.start()
         self._pending: list[Event] = []
 
@@ -151,6 +158,13 @@ class SocketDriver:
 
 
 _INDEX = st.integers(0, 2**16)
+_ONE_MESSAGE = histories(min_items=1, max_items=1, tool_calls=False, ids=False)
+#: What the schema breaks of the ``invalid`` rule are drawn for: deletes and retrieves name its items (whether
+#: the machine's conversation has them does not matter: a schema break is refused first).
+_ITEMS = ({"id": "msg_001", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+          {"id": "fc_002", "type": "function_call", "name": "lookup", "call_id": "call_002", "arguments": "{}"})
+_SOME_ITEMS = History(_ITEMS, tuple({"type": "conversation.item.create", "item": item} for item in _ITEMS),
+                      (None, "msg_001"), tuple({**item, "status": "completed"} for item in _ITEMS))
 
 
 def _pick(values: list[str], index: int) -> str:
@@ -168,15 +182,28 @@ def _without_noise(events: list[Event]) -> list[Event]:
 
 @dataclass
 class Reference:
-    """What the conversation must be: items in order (server shape), audio lengths, buffer size."""
+    """What the conversation must be: items in order (server shape), their audio, the input buffer."""
 
     items: list[Event] = field(default_factory=list)
-    audio_ms: dict[str, float] = field(default_factory=dict)
-    """Milliseconds of assistant output audio per item id."""
-    buffer_bytes: int = 0
+    audio: dict[str, dict[int, bytes]] = field(default_factory=dict)
+    """The audio bytes per item id and content index (input audio, assistant output audio)."""
+    buffer: bytes = b""
+    """The input audio buffer."""
 
     def ids(self) -> list[str]:
         return [item["id"] for item in self.items]
+
+    def audio_ms(self, item_id: str) -> float:
+        """Milliseconds of assistant output audio in the item (0 for any other item)."""
+        item = self.find(item_id)
+        parts = item.get("content") if item is not None and item.get("role") == "assistant" else None
+        if not parts or parts[0]["type"] != "output_audio":
+            return 0.0
+        return len(self.audio.get(item_id, {}).get(0, b"")) / PCM_BYTES_PER_MS
+
+    def truncatable(self) -> list[str]:
+        """Ids of the items a truncate may cut: assistant audio with some audio."""
+        return [item_id for item_id in self.ids() if self.audio_ms(item_id)]
 
     def find(self, item_id: str) -> Event | None:
         return next((item for item in self.items if item["id"] == item_id), None)
@@ -203,10 +230,22 @@ def _expect_error(events: list[Event], rule_name: str, event: Event, **fields: A
 
 
 class SessionMachine(RuleBasedStateMachine):
-    """Random client operations against :class:`Reference`; subclass and set :meth:`make_driver`."""
+    """Random client operations against :class:`Reference`; subclass and set :meth:`make_driver`.
+
+    Each step notes what happened (``commit: committed``, ``truncate: too long``...) with hypothesis'
+    ``event()`` (``pytest --hypothesis-show-statistics`` shows them) and counts it in
+    :attr:`outcomes`, so a test can check that a run reached the paths it means to test.
+    """
+
+    outcomes: ClassVar[Counter[str]] = Counter()
+    """What the steps of every run of this class did, counted (subclass with a fresh one to count a run)."""
 
     def make_driver(self) -> Driver:
         return CoreDriver()
+
+    def note(self, outcome: str) -> None:
+        note_event(outcome)
+        type(self).outcomes[outcome] += 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -231,6 +270,10 @@ class SessionMachine(RuleBasedStateMachine):
             assert _types(answer) == ["conversation.item.added", "conversation.item.done"], answer
             assert answer[0]["previous_item_id"] == previous
         self.model.items = history.snapshot()
+        for item in history.items:
+            for index, part in enumerate(item.get("content", [])):
+                if part["type"] == "input_audio":
+                    self.model.audio.setdefault(item["id"], {})[index] = base64.b64decode(part["audio"])
 
     @rule(data=st.data())
     def create(self, data: st.DataObject) -> None:
@@ -241,7 +284,7 @@ class SessionMachine(RuleBasedStateMachine):
         tool_output = data.draw(st.booleans(), label="tool output")
         call_pick = data.draw(_INDEX, label="call")
         output = data.draw(st.text(max_size=8), label="output")
-        message = copy.deepcopy(data.draw(histories(min_items=1, max_items=1, tool_calls=False, ids=False)).items[0])
+        message = copy.deepcopy(data.draw(_ONE_MESSAGE).items[0])
         as_call = data.draw(st.integers(0, 3), label="function call") == 0
         client_call_id = data.draw(st.booleans(), label="client call id")
         if tool_output and model.call_ids():
@@ -268,12 +311,17 @@ class SessionMachine(RuleBasedStateMachine):
         answer = self.driver.send(event)
         if where == "unknown":
             _expect_error(answer, "item_create_invalid_previous_item_id", event, previous_item_id="nowhere")
+            self.note("create: unknown previous_item_id")
             return
+        self.note(f"create: {where}")
         assert _types(answer) == ["conversation.item.added", "conversation.item.done"], answer
         added = answer[0]["item"]
         expected = _server_shape(item, added)
         assert added == expected == answer[1]["item"], (added, expected)
         echoed_previous = model.insert(expected, previous)
+        for index, part in enumerate(item.get("content", [])):
+            if part["type"] == "input_audio":
+                model.audio.setdefault(expected["id"], {})[index] = base64.b64decode(part["audio"])
         assert answer[0]["previous_item_id"] == echoed_previous, (answer[0], echoed_previous)
 
     @rule(data=st.data())
@@ -283,54 +331,118 @@ class SessionMachine(RuleBasedStateMachine):
         answer = self.driver.send(event)
         if self.model.find(item_id) is None:
             _expect_error(answer, "item_delete_invalid_item_id", event, item_id=item_id)
+            self.note("delete: unknown id")
             return
         assert answer == [{"type": "conversation.item.deleted", "event_id": answer[0]["event_id"],
                            "item_id": item_id}], answer
         self.model.items.remove(self.model.find(item_id))  # type: ignore[arg-type]
+        self.model.audio.pop(item_id, None)
+        self.note("delete: deleted")
 
     @rule(data=st.data())
     def retrieve(self, data: st.DataObject) -> None:
+        """conversation.item.retrieve of any item (often the newest), or of an unknown id; audio included."""
         item_id = self._pick_id(data)
+        if data.draw(st.booleans(), label="the newest item") and self.model.items:
+            item_id = self.model.ids()[-1]
         event = {"type": "conversation.item.retrieve", "event_id": self._event_id(), "item_id": item_id}
         answer = self.driver.send(event)
         found = self.model.find(item_id)
         if found is None:
             _expect_error(answer, "item_retrieve_invalid_item_id", event, item_id=item_id)
+            self.note("retrieve: unknown id")
             return
         assert _types(answer) == ["conversation.item.retrieved"], answer
         item = copy.deepcopy(answer[0]["item"])
-        for part in item.get("content", []):
-            part.pop("audio", None)  # retrieve adds the audio bytes
+        audio = {}
+        for index, part in enumerate(item.get("content", [])):
+            if "audio" in part:  # retrieve adds the audio bytes
+                audio[index] = base64.b64decode(part.pop("audio"))
         assert item == found, (item, found)
+        expected = {index: data for index, data in self.model.audio.get(item_id, {}).items() if data}
+        assert {index: data for index, data in audio.items() if data} == expected, (item_id, audio, expected)
+        self.note(f"retrieve: {found['type']} {found.get('role', '')}{' with audio' if expected else ''}".rstrip())
 
     @rule(data=st.data())
     def truncate(self, data: st.DataObject) -> None:
+        """conversation.item.truncate: mostly of assistant audio, mostly within it."""
         model = self.model
-        audio_items = [i for i in model.ids() if model.audio_ms.get(i)]
-        audio_item = data.draw(st.booleans(), label="audio item")
+        audio_item = data.draw(st.integers(0, 3), label="audio item") > 0
         audio_pick = data.draw(_INDEX, label="which audio item")
         item_id = self._pick_id(data)
-        if audio_item and audio_items:
-            item_id = _pick(audio_items, audio_pick)
+        if audio_item and model.truncatable():
+            item_id = _pick(model.truncatable(), audio_pick)
+        within = data.draw(st.integers(0, 2), label="within the audio") > 0
         end = data.draw(st.integers(0, 3000), label="audio_end_ms")
+        actual = model.audio_ms(item_id)
+        if actual:  # within the audio, or beyond its end
+            end = end % (int(actual) + 1) if within else int(actual) + 1 + end % 500
+        content_index = 1 if data.draw(st.integers(0, 7), label="wrong content index") == 0 else 0
         event = {"type": "conversation.item.truncate", "event_id": self._event_id(), "item_id": item_id,
-                 "content_index": 0, "audio_end_ms": end}
-        answer = self.driver.send(event)
+                 "content_index": content_index, "audio_end_ms": end}
         found = model.find(item_id)
+        answer = self.driver.send(event)
         if found is None:
             _expect_error(answer, "item_truncate_invalid_item_id", event, item_id=item_id)
+            self.note("truncate: unknown id")
             return
-        actual = model.audio_ms.get(item_id, 0.0)
-        if not actual or found.get("role") != "assistant":
+        if not actual:
             _expect_error(answer, "truncate_not_audio", event)
+            self.note("truncate: not assistant audio")
+            return
+        if content_index:
+            _expect_error(answer, "truncate_invalid_content_index", event, content_index=content_index)
+            self.note("truncate: no such content index")
             return
         if end > actual:
             _expect_error(answer, "truncate_too_long", event, actual_ms=int(actual), audio_end_ms=end)
+            self.note("truncate: too long")
             return
-        assert _types(answer) == ["conversation.item.truncated"], answer
+        assert answer == [{"type": "conversation.item.truncated", "event_id": answer[0]["event_id"],
+                           "item_id": item_id, "content_index": 0, "audio_end_ms": end}], answer
         found["content"][0]["transcript"] = ""
-        kept = end * PCM_BYTES_PER_MS // 2 * 2
-        model.audio_ms[item_id] = kept / PCM_BYTES_PER_MS
+        model.audio[item_id][0] = model.audio[item_id][0][:end * PCM_BYTES_PER_MS]
+        self.note("truncate: truncated")
+
+    @rule(data=st.data())
+    def truncate_broken(self, data: st.DataObject) -> None:
+        """A truncate that would succeed (assistant audio, within it), with one schema rule broken: refused
+        for that rule alone. (``invalid`` breaks other event types; a truncate is only valid here.)"""
+        pick, end = data.draw(_INDEX, label="which audio item"), data.draw(_INDEX, label="audio_end_ms")
+        truncatable = self.model.truncatable()
+        if not truncatable:
+            self._send_broken(data, {}, False, "truncate")
+            self.note("truncate: nothing to break")
+            return
+        item_id = _pick(truncatable, pick)
+        event = {"type": "conversation.item.truncate", "event_id": self._event_id(), "item_id": item_id,
+                 "content_index": 0, "audio_end_ms": end % (int(self.model.audio_ms(item_id)) + 1)}
+        self._send_broken(data, event, True, "truncate")
+
+    def _send_broken(self, data: st.DataObject, event: Event, valid: bool, name: str,
+                     streaming: bool = False) -> list[Event] | None:
+        """If ``valid`` (``event`` is valid here), send it with one schema rule broken instead: the break is
+        then the only thing wrong, and the answer is its error alone. ``None`` if not sent; else the other
+        events read meanwhile (``streaming``: a response runs, so they may come, and the conversation may
+        change; otherwise there are none and the conversation stays as it was). Draws the same either way."""
+        kind_pick, place_pick = data.draw(_INDEX, label="sort of rule"), data.draw(_INDEX, label="place")
+        if not valid:
+            return None
+        breakages = default_walker(None).breakages(event)
+        kind = _pick(sorted({b.kind for b in breakages}), kind_pick)
+        same_kind = [b for b in breakages if b.kind == kind]
+        breakage = same_kind[place_pick % len(same_kind)]
+        wrong = breakage.apply(event)
+        before = self.driver.snapshot()
+        answer = self.driver.send(wrong)
+        expected = ExpectedError.of(breakage.rule, breakage.fields, wrong)
+        errors = [e for e in answer if e["type"] == "error"]
+        others = [e for e in answer if e["type"] != "error"]
+        assert len(errors) == 1 and expected.matches(errors[0]), (wrong, expected, answer)
+        if not streaming:
+            assert others == [] and self.driver.snapshot() == before, (wrong, answer)
+        self.note(f"{name}: schema break ({kind})")
+        return others
 
     def _pick_id(self, data: st.DataObject) -> str:
         known = data.draw(st.integers(0, 3), label="known id") > 0
@@ -339,38 +451,51 @@ class SessionMachine(RuleBasedStateMachine):
         return _pick(self.model.ids(), pick) if known and self.model.items else unknown
 
     # -- input audio -------------------------------------------------------------------------
-    @rule(ms=st.integers(1, 120))
-    def append(self, ms: int) -> None:
-        nbytes = ms * PCM_BYTES_PER_MS
-        audio = base64.b64encode(b"\x00\x08" * (nbytes // 2)).decode()
-        answer = self.driver.send({"type": "input_audio_buffer.append", "audio": audio})
-        assert answer == [], answer
-        self.model.buffer_bytes += nbytes
+    @rule(ms=st.integers(1, 99) | st.integers(100, 400), sample=st.integers(0, 255))
+    def append(self, ms: int, sample: int) -> None:
+        """input_audio_buffer.append of a short clip (under or over the 100 ms a commit needs)."""
+        self._append(ms, sample)
+        self.note("append: short" if ms < 100 else "append: 100 ms or more")
 
-    @rule()
-    def commit(self) -> None:
+    def _append(self, ms: int, sample: int) -> None:
+        pcm = bytes([sample, 8]) * (ms * PCM_BYTES_PER_MS // 2)  # distinct bytes: the commit must keep them all
+        answer = self.driver.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+        assert answer == [], answer
+        self.model.buffer += pcm
+
+    @rule(top_up=st.integers(0, 3), ms=st.integers(100, 300), sample=st.integers(0, 255))
+    def commit(self, top_up: int, ms: int, sample: int) -> None:
+        """input_audio_buffer.commit, of what is buffered or (mostly) after appending enough to commit."""
+        if top_up:
+            self._append(ms, sample)
         model = self.model
         event = {"type": "input_audio_buffer.commit", "event_id": self._event_id()}
         answer = self.driver.send(event)
-        buffered = model.buffer_bytes / PCM_BYTES_PER_MS
+        buffered = len(model.buffer) / PCM_BYTES_PER_MS
         if buffered < 100:
             _expect_error(answer, "input_audio_buffer_commit_empty", event, buffered_ms=buffered)
+            self.note("commit: too short")
             return
         assert _types(answer) == ["input_audio_buffer.committed", "conversation.item.added",
                                   "conversation.item.done"], answer
         item_id = answer[0]["item_id"]
-        assert answer[0]["previous_item_id"] == (model.ids()[-1] if model.items else None)
+        assert answer[0] == {"type": "input_audio_buffer.committed", "event_id": answer[0]["event_id"],
+                             "previous_item_id": model.ids()[-1] if model.items else None, "item_id": item_id}
         expected = {"id": item_id, "type": "message", "status": "completed", "role": "user",
                     "content": [{"type": "input_audio", "transcript": None}]}
         assert answer[1]["item"] == expected == answer[2]["item"], answer
+        assert answer[1]["previous_item_id"] == answer[0]["previous_item_id"] == answer[2]["previous_item_id"]
         model.insert(expected, None)
-        model.buffer_bytes = 0
+        model.audio[item_id] = {0: model.buffer}
+        model.buffer = b""
+        self.note("commit: committed")
 
     @rule()
     def clear(self) -> None:
         answer = self.driver.send({"type": "input_audio_buffer.clear"})
         assert _types(answer) == ["input_audio_buffer.cleared"], answer
-        self.model.buffer_bytes = 0
+        self.model.buffer = b""
+        self.note("clear: cleared")
 
     # -- responses ---------------------------------------------------------------------------
     @rule(data=st.data())
@@ -386,11 +511,13 @@ class SessionMachine(RuleBasedStateMachine):
         response_id = created[0]["response"]["id"]
         events = answer + self._until_done(answer, response_id)
         self._apply_response(events, response_id, in_conversation, "completed")
+        self.note(f"response: {request['output_modalities'][0]}{'' if in_conversation else ', out of band'}")
 
     @rule()
     def cancel_idle(self) -> None:
         event = {"type": "response.cancel", "event_id": self._event_id()}
         _expect_error(self.driver.send(event), "response_cancel_not_active", event)
+        self.note("cancel: nothing to cancel")
 
     @rule()
     def response_then_cancel(self) -> None:
@@ -414,6 +541,18 @@ class SessionMachine(RuleBasedStateMachine):
             expected = ExpectedError.of("response_cancel_not_active", {}, cancel)
             assert len(errors) == 1 and expected.matches(errors[0]), errors
         self._apply_response([e for e in events if e["type"] != "error"], response_id, True, status)
+        self.note(f"cancel: {status}")
+
+    @rule(data=st.data())
+    def response_then_broken_cancel(self, data: st.DataObject) -> None:
+        """response.create then a cancel (valid while the response runs) with one schema rule broken: refused
+        for that rule alone, whatever the race, and the response completes."""
+        answer = self.driver.send({"type": "response.create", "event_id": self._event_id()})
+        response_id = next(e for e in answer if e["type"] == "response.created")["response"]["id"]
+        cancel = {"type": "response.cancel", "event_id": self._event_id()}
+        events = answer + (self._send_broken(data, cancel, True, "cancel", streaming=True) or [])
+        events += self._until_done(events, response_id)
+        self._apply_response(events, response_id, True, "completed")
 
     def _until_done(self, seen: list[Event], response_id: str) -> list[Event]:
         if any(e["type"] == "response.done" and e["response"]["id"] == response_id for e in seen):
@@ -438,18 +577,20 @@ class SessionMachine(RuleBasedStateMachine):
             audio = b"".join(base64.b64decode(e["delta"]) for e in mine if e["type"] == "response.output_audio.delta"
                              and e["item_id"] == item["id"])
             if audio:
-                model.audio_ms[item["id"]] = len(audio) / PCM_BYTES_PER_MS
+                model.audio[item["id"]] = {0: audio}
         final = next(e for e in mine if e["type"] == "response.done")
         assert final["response"]["status"] == status, final
         assert [o["id"] for o in final["response"]["output"]] == [d["item"]["id"] for d in done]
 
     # -- invalid events ----------------------------------------------------------------------
-    @rule(case=invalid_events(kinds=("schema",), max_items=0))
+    @rule(case=invalid_events(_SOME_ITEMS, kinds=("schema",)))
     def invalid(self, case: Any) -> None:
+        """A schema break of any event type (truncates and cancels: in their rules, where they are valid)."""
         before = self.driver.snapshot()
         answer = self.driver.send(case.event)
         assert len(answer) == 1 and case.error.matches(answer[0]), (case, answer)
         assert self.driver.snapshot() == before
+        self.note("invalid: schema break")
 
     # -- invariants --------------------------------------------------------------------------
     @invariant()
