@@ -12,6 +12,7 @@ from typing import Any, Callable, Literal, Protocol, TypeVar
 
 from ._wait import Wake
 from .journal import Direction, Entry, Handshake, Journal
+from .script import check_close
 from .session import Session
 from .verify import ErrorReport, error_reports, summarize
 
@@ -99,8 +100,11 @@ class Connection:
         """Close the connection from the server's side now, with this code and reason (a fault on demand).
 
         Returns False when it is not open any more. The closing handshake finishes in the
-        background; :meth:`wait_closed` waits for it.
+        background; :meth:`wait_closed` waits for it. 1006 drops the TCP connection without a
+        close frame; a code no server may send raises :class:`ValueError`.
         """
+        check_close(code, reason)
+
         def close_now() -> bool:
             if not self._is_open():
                 return False

@@ -40,6 +40,7 @@ async def test_wheel_installs_and_serves_outside_the_repo(tmp_path: Path) -> Non
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert "fake_server/schemas/ga/client_events.json" in names
+    assert "fake_server/schemas/script.json" in names
     assert "fake_server/py.typed" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:

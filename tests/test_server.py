@@ -491,3 +491,14 @@ def test_a_reset_that_cannot_load_its_script_file_changes_nothing(tmp_path: Any)
             ws.send(json.dumps({"type": "session.reset", "event_id": "after"}))
             assert json.loads(ws.recv(timeout=TIMEOUT))["error"]["event_id"] == "after"
         assert server.connections[0].wait_closed_sync() == 1000
+
+
+async def test_a_connection_closes_only_with_codes_a_server_may_send(realtime_server: FakeRealtimeServer) -> None:
+    async with connect(realtime_server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
+        await recv_event(ws)
+        record = await realtime_server.wait_for_connection()
+        for code in (1005, 1015, 999, 2000, 5000):
+            with pytest.raises(ValueError, match="close code"):
+                record.close(code)
+        assert record.close(4001, "bye") is True
+        assert await expect_close(ws) == (4001, "bye")
