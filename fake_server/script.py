@@ -223,7 +223,7 @@ class Faults:
     """Transport misbehaviour, reproducible from ``seed`` (each connection draws from ``seed`` and its index).
 
     ``drop`` / ``duplicate``: the chance that a server event is not sent / sent twice;
-    ``reorder``: the chance that an event swaps places with the next one of the same batch;
+    ``reorder``: the chance that an event swaps places with the next one of the same answer or stream;
     ``jitter_ms``: a random extra delay, up to this, before each streamed step;
     ``close_before_created``: ``(code, reason)`` to close right after the upgrade, before ``session.created``;
     ``close_after_events``: ``(n, code, reason)`` to close once ``n`` server events have been sent
