@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import inspect
 import itertools
@@ -31,6 +32,7 @@ from fake_server.strategies import (
     invalid_events,
     invalid_items,
     server_streams,
+    unknown_event_types,
 )
 from fake_server.strategies._invalid import (
     EVENT_KINDS,
@@ -400,6 +402,42 @@ def test_client_events_refuse_unknown_types() -> None:
 
 
 # --- server streams ------------------------------------------------------------------------------
+def live_order(outputs: list[tuple[str, bool]], in_conversation: bool) -> list[str]:
+    """The live GA order of one response's events (FACTS §5.6), for outputs ``(kind, with deltas)`` where kind
+    is ``audio``, ``text`` or ``function_call``; ``deltas`` stands for a run of delta events (audio and
+    transcript deltas interleave)."""
+    order = ["response.created"]
+    for kind, deltas in outputs:
+        order += ["response.output_item.added"] + ["conversation.item.added"] * in_conversation
+        if kind != "function_call":
+            order.append("response.content_part.added")
+        order += ["deltas"] * deltas
+        order += {"audio": ["response.output_audio.done", "response.output_audio_transcript.done",
+                            "response.content_part.done"],
+                  "text": ["response.output_text.done", "response.content_part.done"],
+                  "function_call": ["response.function_call_arguments.done"]}[kind]
+        order += ["conversation.item.done"] * in_conversation + ["response.output_item.done"]
+    return order + ["response.done"]
+
+
+def check_live_order(events: list[dict[str, Any]], outputs: list[tuple[str, str, bool]], in_conversation: bool,
+                     ) -> None:
+    """``events`` (one response's, noise left out) are in the live order, each output's events name its item
+    and index. ``outputs``: ``(item_id, kind, with deltas)``."""
+    collapsed: list[str] = []
+    for event in events:
+        kind = "deltas" if event["type"].endswith(".delta") else event["type"]
+        if not (kind == "deltas" and collapsed[-1:] == ["deltas"]):
+            collapsed.append(kind)
+    assert collapsed == live_order([(kind, deltas) for _, kind, deltas in outputs], in_conversation)
+    index = -1
+    for event in events[1:-1]:
+        index += event["type"] == "response.output_item.added"
+        item_id = event["item"]["id"] if "item" in event else event["item_id"]
+        assert item_id == outputs[index][0], (index, event)
+        assert event.get("output_index", index) == index and event.get("content_index", 0) == 0, (index, event)
+
+
 @quick(40)
 @given(server_streams(max_responses=2))
 def test_server_streams_validate_and_keep_the_live_order(stream: ServerStream) -> None:
@@ -408,19 +446,57 @@ def test_server_streams_validate_and_keep_the_live_order(stream: ServerStream) -
         schemas.check_server_event(event)
     known = [e for e in stream.known_events() if e["type"] not in ("rate_limits.updated", "error")]
     for outcome in stream.responses:
-        mine = [e for e in known if outcome.response_id in (e.get("response_id"), e.get("response", {}).get("id"))]
-        assert mine[0]["type"] == "response.created" and mine[-1]["type"] == "response.done"
+        mine = [e for e in known if outcome.response_id in (e.get("response_id"), e.get("response", {}).get("id"))
+                or e["type"].startswith("conversation.item.") and e["item"]["id"] in
+                {o.item_id for o in outcome.outputs}]
+        check_live_order(mine, [(o.item_id, o.kind, bool(o.text or o.audio)) for o in outcome.outputs],
+                         outcome.in_conversation)
         assert mine[-1]["response"]["status"] == outcome.status
         for output in outcome.outputs:
             deltas = [e for e in mine if e.get("item_id") == output.item_id and e["type"].endswith(".delta")]
             text = "".join(e["delta"] for e in deltas if e["type"] != "response.output_audio.delta")
             assert text == output.text
-            audio = b"".join(__import__("base64").b64decode(e["delta"]) for e in deltas
-                             if e["type"] == "response.output_audio.delta")
+            audio = b"".join(base64.b64decode(e["delta"]) for e in deltas if e["type"] == "response.output_audio.delta")
             assert audio == output.audio
-            done = next(e for e in mine if e["type"] == "response.output_item.done" and e["item"]["id"] == output.item_id)
+            done = next(e for e in mine
+                        if e["type"] == "response.output_item.done" and e["item"]["id"] == output.item_id)
             assert done["item"]["status"] == output.status
     assert [e["error"] for e in stream.events if e["type"] == "error"] == list(stream.errors)
+
+
+@pytest.mark.parametrize("modality", ["audio", "text"])
+@pytest.mark.parametrize("in_conversation", [True, False])
+def test_the_fakes_own_responses_keep_the_same_live_order(modality: str, in_conversation: bool) -> None:
+    """The order the streams are checked against is the order the fake itself streams (a message, then a call)."""
+    from fake_server.script import Script, call, combine, say
+
+    session = make_session(script=Script().reply(combine(say("Let me look that up."), call("lookup", {"q": "x"}))))
+    request: dict[str, Any] = {"output_modalities": [modality]}
+    if not in_conversation:
+        request["conversation"] = "none"
+    events = [e for e in send(session, {"type": "response.create", "response": request}) + drain(session)
+              if e["type"] != "rate_limits.updated"]
+    output = events[-1]["response"]["output"]
+    assert [item["type"] for item in output] == ["message", "function_call"]
+    check_live_order(events, [(output[0]["id"], modality, True), (output[1]["id"], "function_call", True)],
+                     in_conversation)
+
+
+def test_unknown_event_types_are_never_documented_ones() -> None:
+    server = [path.name.removesuffix(".json") for path in (schemas_root() / "ga" / "server").iterdir()]
+    documented = set(server) | set(load_schemas().client_event_types)
+    seen: set[str] = set()
+
+    @quick(200)
+    @given(unknown_event_types())
+    def unknown(event_type: str) -> None:
+        assert event_type not in documented
+        seen.add(event_type)
+
+    unknown()
+    # Many are close to documented ones (a documented prefix, a documented ending), as new event types are.
+    prefixes, endings = {d.rsplit(".", 1)[0] for d in documented}, {d.rsplit(".", 1)[-1] for d in documented}
+    assert sum(t.rsplit(".", 1)[0] in prefixes and t.rsplit(".", 1)[1] in endings for t in seen) > len(seen) / 4
 
 
 def test_server_stream_options_turn_the_noise_off() -> None:

@@ -250,10 +250,30 @@ def _error_body(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def unknown_event_types(known: Collection[str] = ()) -> st.SearchStrategy[str]:
-    """Event types the GA service does not send today (``response.output_video.delta``...)."""
+    """Event types the GA service does not send today (``response.output_video.delta``...).
+
+    Never a type ``schemas/`` documents (a server or a client event), nor one of ``known``. About
+    half are a documented type's prefix with another documented type's ending
+    (``response.output_audio.created``), the way new event types are named; the others are made up
+    (``session.xyz``).
+    """
+    excluded = _documented_types() | set(known)
+    documented = sorted(_documented_types())
+    prefixes = sorted({t.rsplit(".", 1)[0] for t in documented if "." in t})
+    endings = sorted({t.rsplit(".", 1)[1] for t in documented if "." in t})
+    recombined = st.tuples(st.sampled_from(prefixes), st.sampled_from(endings)).map(".".join)
     namespaces = st.sampled_from(["response", "conversation", "session", "input_audio_buffer", "output_audio_buffer"])
     name = st.from_regex(r"[a-z]{2,8}(\.[a-z]{2,8})?", fullmatch=True)
-    return st.tuples(namespaces, name).map(".".join).filter(lambda t: t not in known)
+    made_up = st.tuples(namespaces, name).map(".".join)
+    return st.one_of(recombined, made_up).filter(lambda t: t not in excluded)
+
+
+def _documented_types() -> frozenset[str]:
+    """Every event type of ``schemas/``: server events and client events."""
+    from ..protocol.schema import load_schemas
+
+    schemas = load_schemas()
+    return _server_types(schemas) | frozenset(schemas.client_event_types)
 
 
 @st.composite
