@@ -686,6 +686,20 @@ def test_a_play_waits_for_its_event_type() -> None:
     assert [e["type"] for e in send(session, {"type": "input_audio_buffer.clear"})] == ["input_audio_buffer.cleared"]
 
 
+def test_the_readme_example_is_the_property_based_howto_test() -> None:
+    """README.md's section shows tests/examples/test_howto_property_based.py word for word (imports and
+    test), between "Recorded scenarios" and "What happened on the wire", and links docs/strategies.md."""
+    root = Path(__file__).resolve().parents[1]
+    body = (root / "tests" / "examples" / "test_howto_property_based.py").read_text()
+    example = body[body.index("from hypothesis import"):].strip()
+    readme = (root / "README.md").read_text()
+    start = readme.index("## Property-based tests: `fake_server.strategies`")
+    assert readme.index("## Recorded scenarios") < start < readme.index("## What happened on the wire")
+    section = readme[start:readme.index("## What happened on the wire")]
+    assert f"```python\n{example}\n```" in section
+    assert "](docs/strategies.md)" in section
+
+
 def test_importing_fake_server_does_not_import_hypothesis() -> None:
     code = "import sys, fake_server, fake_server.pytest_plugin; print('hypothesis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
