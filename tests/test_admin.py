@@ -241,10 +241,8 @@ def test_pacing_is_set_over_http(realtime_server: FakeRealtimeServer) -> None:
     with client.realtime.connect(model="gpt-realtime") as conn:
         conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
         conn.conversation.item.create(item=HELLO)
+        started = time.monotonic()  # before asking: the response cannot start earlier, however loaded the machine
         conn.response.create()
-        while conn.recv().type != "response.created":
-            pass
-        started = time.monotonic()
         while conn.recv().type != "response.done":
             pass
     # "You said: hello" takes 1 s at 15 characters a second, half that at pacing 0.5 (a lower bound only)
