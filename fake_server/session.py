@@ -326,7 +326,7 @@ class Session:
     def start(self) -> list[Event]:
         """The events the server sends unprompted once the upgrade is done."""
         if self._faults is not None and self._faults.close_before_created is not None:
-            self.closing = CloseConnection(*self._faults.close_before_created)
+            self._close(CloseConnection(*self._faults.close_before_created))
             return []
         return self._checked([self._event("session.created", session=copy.deepcopy(self.config))])
 
@@ -376,7 +376,7 @@ class Session:
         if reply.error is not None:
             out.append(self._event("error", error={**reply.error, "event_id": client_event_id}))
         if reply.close is not None:
-            self.closing = CloseConnection(*reply.close)
+            self._close(CloseConnection(*reply.close))
         return out
 
     def play(self, events: Iterable[Event], *, on: str = "response.create") -> None:
@@ -415,8 +415,7 @@ class Session:
         if pending.stream is self._active and self._active.finished:
             self._active = None
         if pending.close is not None:
-            self.closing = pending.close
-            self._streams.clear()
+            self._close(pending.close)
         events = self._checked(pending.events, pending.source, faulted=pending.source is not None)
         return Outgoing(pending.due, events)
 
@@ -457,18 +456,23 @@ class Session:
     ) -> tuple[list[Event], CloseConnection | None]:
         """Cut a response short where its script closes the connection (and the close to make)."""
         close = response.reply.close
-        if close is not None and response.sent + len(events) >= response.reply.close_after:
+        cut = close is not None and response.sent + len(events) >= response.reply.close_after
+        if cut:
             events = events[:max(0, response.reply.close_after - response.sent)]
-            response.sent += len(events)
-            return events, CloseConnection(*close)
         response.sent += len(events)
-        return events, None
+        return events, CloseConnection(*close) if close is not None and cut else None
+
+    def _close(self, closing: CloseConnection) -> None:
+        """Ask the transport to close after the events at hand: nothing streams any more."""
+        self.closing = closing
+        self._streams.clear()
+        self._pending = None
 
     def expire(self) -> list[Event]:
         """The session reached :attr:`expires_at`: the live error, then close 1001 with its text."""
         minutes = self.limits.max_duration_seconds / 60
         error = RealtimeError("session_expired", minutes=f"{minutes:g}")
-        self.closing = CloseConnection(1001, error.message)
+        self._close(CloseConnection(1001, error.message))
         return self._checked([self._error(error, None)])
 
     def conversation(self) -> list[dict[str, Any]]:
@@ -546,8 +550,7 @@ class Session:
             limit, code, reason = faults.close_after_events
             if self._sent + len(out) >= limit:
                 out = out[:max(0, limit - self._sent)]
-                self.closing = CloseConnection(code, reason)
-                self._streams.clear()
+                self._close(CloseConnection(code, reason))
             self._sent += len(out)
         return out
 
@@ -590,7 +593,7 @@ class Session:
                 target[direction][name] = fields[name](copy.deepcopy(value))
 
     def _session_close(self, event: Event) -> list[Event]:
-        self.closing = CloseConnection(1000, "")
+        self._close(CloseConnection(1000, ""))
         return []
 
     # ------------------------------------------------------------------ input audio and turn detection
@@ -809,8 +812,7 @@ class Session:
         self._streams.append((self.clock(), stream))
         events, close = self._until_scripted_close(stream, [stream.created()])
         if close is not None:
-            self.closing = close
-            self._streams.clear()
+            self._close(close)
         return events
 
     def _hear_data(self, context: list[Item], data: dict[str, Any], index: int) -> str:
