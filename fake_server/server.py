@@ -179,8 +179,8 @@ class FakeRealtimeServer:
         self._errors_allowed = False
         self._client_sequences: dict[int, ClientSequence] = {}
         self._open: set[ServerConnection] = set()
-        self._aborted: set[ServerConnection] = set()
-        self._reading: set[ServerConnection] = set()  # waiting for the client's next frame (see settle)  # dropped by the server without a close frame (1006)
+        self._aborted: set[ServerConnection] = set()  # dropped by the server without a close frame (1006)
+        self._reading: set[ServerConnection] = set()  # waiting for the client's next frame (see settle)
         self._generation = 0
         self._next_index = 0
         self._bound: tuple[str, int] | None = None
