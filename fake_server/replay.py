@@ -631,7 +631,8 @@ class _Replay:
                 event = None
         except KeyError as exc:
             self.problem("placeholder", line.conn, line=line,
-                         note=f"cannot send {line.label}: {exc.args[0]!r} was never bound (its server line never matched)")
+                         note=f"cannot send {line.label}: {exc.args[0]!r} was never bound "
+                              "(its server line never matched)")
             return False
         conn.started += 1
         try:
@@ -779,7 +780,8 @@ def _generalized(result: ReplayResult) -> dict[str, list[tuple[str, Any]]]:
         else:
             frames.append(frame)
     for conn, frames in out.items():
-        frames.extend(sorted(unordered.get(conn, []), key=lambda frame: (frame[0], json.dumps(frame[1], sort_keys=True))))
+        frames.extend(sorted(unordered.get(conn, []),
+                             key=lambda frame: (frame[0], json.dumps(frame[1], sort_keys=True))))
         for group, kinds in streams.get(conn, {}).items():
             frames.append(("deltas" + (" of a response" if group else "") + ": " + ", ".join(sorted(kinds)), None))
     return out
