@@ -27,8 +27,8 @@ class History:
     sends them. ``load`` are those events in the order a correct loader may send them (with
     ``previous_item_id`` where they are not appended), ``previous`` the ``previous_item_id``
     the server echoes for each of them (only known when the items carry ids), and ``expected``
-    the conversation snapshot the server must end with: items as the server shows them (``status`` completed, no ``object``, no
-    audio bytes).
+    the conversation snapshot the server must end with: items as the server shows them
+    (``status`` completed, no ``object``, no audio bytes).
     """
 
     items: tuple[Event, ...]
@@ -224,8 +224,8 @@ def histories(
     options = _Options(min_items, max_items, kinds, audio, transcripts, ids, extras, any_order, text, {},
                        count, st.sampled_from(kinds), st.none() | text)
     object.__setattr__(options, "call", f"histories(min_items={min_items}, max_items={max_items}, "
-                       f"roles={tuple(roles)}, audio={audio}, tool_calls={tool_calls}, transcripts={transcripts}, ids={ids}, "
-                       f"extras={extras}, any_order={any_order})")
+                       f"roles={tuple(roles)}, audio={audio}, tool_calls={tool_calls}, transcripts={transcripts}, "
+                       f"ids={ids}, extras={extras}, any_order={any_order})")
     for role in roles:
         options.parts[role] = st.lists(st.composite(lambda draw, r=role: _part(draw, r, options))(),
                                        min_size=1, max_size=3)
