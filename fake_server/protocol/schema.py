@@ -30,7 +30,7 @@ from urllib.parse import urljoin, urldefrag
 from .rules import RealtimeError, quote_values
 
 __all__ = ["Schemas", "load_schemas", "schemas_root", "SchemaCompileError", "ServerEventError", "format_path",
-           "describe_value", "json_type"]
+           "describe_value", "json_type", "TYPE_NAMES"]
 
 Check = Callable[[Any], None]
 
@@ -103,8 +103,9 @@ _PY_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "a boolean", "null": "null"}
+TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
+              "number": "a number", "boolean": "a boolean", "null": "null"}
+"""How the live errors name each JSON Schema type (``Invalid type for ...: expected an integer``)."""
 
 
 def _expected(names: list[str]) -> str:
@@ -251,7 +252,7 @@ class _Compiler:
             ) == {"object"}:
                 names.append("an array of objects")
             else:
-                names.append(_TYPE_NAMES[t])
+                names.append(TYPE_NAMES[t])
         expected = _expected(names)
         if len(predicates) == 1:
             pred = predicates[0]
@@ -420,7 +421,7 @@ class _Compiler:
                 by_type[t] = compiled
         if "number" in by_type and "integer" not in by_type:
             by_type["integer"] = by_type["number"]
-        expected = _expected([_TYPE_NAMES[t] for t in by_type])
+        expected = _expected([TYPE_NAMES[t] for t in by_type])
 
         def check_any_of(value: Any) -> None:
             branch_check = by_type.get(json_type(value))

@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urljoin
 from hypothesis import strategies as st
 
 from ..protocol.rules import ERRORS, quote_values
-from ..protocol.schema import Schemas, describe_value, format_path, json_type, load_schemas
+from ..protocol.schema import TYPE_NAMES, Schemas, describe_value, format_path, json_type, load_schemas
 
 Path = tuple["str | int", ...]
 
@@ -33,8 +33,6 @@ DEFAULT_HINTS: Mapping[str, st.SearchStrategy[Any]] = {
     "audio": st.binary(max_size=64).map(lambda b: base64.b64encode(b[: len(b) // 2 * 2]).decode()),
 }
 
-_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "a boolean", "null": "null"}
 _BAD_VALUE = "x_not_allowed"
 _UNKNOWN_KEY = "x_unknown_field"
 
@@ -149,7 +147,7 @@ class SchemaWalker:
             return {json_type(schema["const"])}
         if "enum" in schema:
             return {json_type(v) for v in schema["enum"]}
-        return set(_TYPE_NAMES)
+        return set(TYPE_NAMES)
 
     # -- generation --------------------------------------------------------------------------
     def event_strategy(self, event_type: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -284,7 +282,7 @@ class SchemaWalker:
         types = [declared] if isinstance(declared, str) else list(declared or [])
         if len(types) == 1 and retype:
             replacement: Any = 7 if types[0] == "string" else _BAD_VALUE
-            expected = _TYPE_NAMES[types[0]]
+            expected = TYPE_NAMES[types[0]]
             if types[0] == "array" and isinstance(schema.get("items"), dict) and self.json_types(
                     base, schema["items"]) == {"object"}:
                 expected = "an array of objects"
