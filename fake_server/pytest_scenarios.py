@@ -397,10 +397,12 @@ def merge_episodes(old: Scenario, new: Scenario) -> Scenario:
     import json
     import re
 
-    from .scenarios import ClientLine, bound_names, rename_bindings
+    from .scenarios import ClientLine, bound_names, client_expectation, rename_bindings
 
     def client_side(scenario: Scenario, name: str) -> str:
-        return json.dumps([line.event for line in scenario.lines if isinstance(line, ClientLine)
+        # what the client sent, ids the server chose aside (as match_connections compares): the same flow
+        # recorded at another place in the run binds its ids under other names
+        return json.dumps([client_expectation(line.event) for line in scenario.lines if isinstance(line, ClientLine)
                            and line.conn == name and line.event is not None], sort_keys=True)
 
     def fresh(name: str) -> str:

@@ -53,7 +53,7 @@ from .scenarios import (
 __all__ = ["RecordingProxy", "mask", "scrub"]
 
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
-_SECRET = re.compile(r"\b(?:ek_[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{16,})")
+_SECRET = re.compile(r"\b(?:ek_[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{6,})")
 _KEY_PARAM = re.compile(r"(?:api[-_]?key|key|token|secret)", re.IGNORECASE)
 _FORWARD_HEADERS = ("authorization", "openai-beta", "openai-organization", "openai-project")
 

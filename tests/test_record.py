@@ -42,6 +42,7 @@ def test_short_secrets_are_masked_whole_but_for_their_prefix() -> None:
     """Keeping the first 8 and last 4 characters of a 13-character secret would show 12 of them."""
     assert scrub("ek_abcdefgh12") == "ek_" + "*" * 10
     assert scrub({"k": "token sk-abcdefghijklmnop1 end"}) == {"k": "token sk-" + "*" * 17 + " end"}
+    assert scrub({"instructions": "use sk-short123 here"}) == {"instructions": "use sk-******** here"}
     assert scrub("Bearer hunter2hunter2", ["hunter2hunter2"]) == "Bearer " + "*" * 14  # a known key, no prefix
     long = "ek_" + "a1" * 12  # 27 characters: masked as the live error masks a key
     assert scrub(long) == long[:8] + "*" * 15 + long[-4:]

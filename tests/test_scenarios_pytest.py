@@ -97,6 +97,7 @@ def test_a_known_divergence_is_an_expected_failure(pytester: pytest.Pytester) ->
 
 CLIENT_TEST = f"""
 import json
+import os
 from websockets.sync.client import connect
 
 def talk(url, key, texts):
@@ -105,12 +106,14 @@ def talk(url, key, texts):
         for text in texts:
             ws.send(json.dumps({{"type": "conversation.item.create", "item": {{"type": "message", "role": "user",
                                  "content": [{{"type": "input_text", "text": text}}]}}}}))
-            ws.recv(); ws.recv()
+            ws.recv(); done = json.loads(ws.recv())
+            if os.environ.get("CLIENT_DELETES"):  # by the id the server chose: the recording binds it
+                ws.send(json.dumps({{"type": "conversation.item.delete", "item_id": done["item"]["id"]}}))
+                assert json.loads(ws.recv())["type"] == "conversation.item.deleted"
         ws.send(json.dumps({{"type": "conversation.item.delete", "item_id": "nope", "event_id": "d1"}}))
         assert json.loads(ws.recv())["error"]["code"] == "item_delete_invalid_item_id"
 
 def test_client(realtime_cassette):
-    import os
     texts = os.environ.get("CLIENT_TEXTS", "hello").split(",")
     for group in texts:
         talk(realtime_cassette.url, "{CANARY}", group.split("+"))
@@ -166,6 +169,22 @@ def test_record_modes_none_once_new_episodes_all(pytester: pytest.Pytester, monk
     assert "bonjour" in fresh and "hello" not in fresh
     assert list(json.loads(fresh.splitlines()[0])["connections"]) == ["main"]
     assert CANARY not in fresh
+
+
+def test_new_episodes_knows_a_flow_whatever_names_its_ids_were_bound_under(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each client deletes the item it created by the id the server chose, so its client events refer to a
+    # bound name, and that name depends on where in the run the flow was recorded.
+    project(pytester)
+    pytester.makepyfile(test_client=CLIENT_TEST)
+    cassette = pytester.path / "cassettes" / "test_client.jsonl"
+    monkeypatch.setenv("CLIENT_DELETES", "1")
+    run_mode(pytester, "once", "hello,goodbye", monkeypatch).assert_outcomes(passed=1)
+    recorded = cassette.read_text()
+    run_mode(pytester, "new_episodes", "goodbye,hello", monkeypatch).assert_outcomes(passed=1)
+    assert cassette.read_text() == recorded  # both flows are known: nothing is added
+    run_mode(pytester, "none", "goodbye,hello", monkeypatch).assert_outcomes(passed=1)
+    run_mode(pytester, "none", "hello,goodbye", monkeypatch).assert_outcomes(passed=1)
 
 
 def test_new_episodes_then_none_replays_whatever_the_order_and_the_merged_file_replays(
