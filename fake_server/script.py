@@ -243,6 +243,11 @@ class Faults:
     connections: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
+        for name in ("drop", "duplicate", "reorder"):
+            chance = getattr(self, name)
+            if not isinstance(chance, (int, float)) or isinstance(chance, bool) or not 0 <= chance <= 1:
+                raise ValueError(f"{name}: expected a chance from 0 to 1, got {chance!r}")
+        _check_ms("jitter_ms", self.jitter_ms)
         if self.close_before_created is not None:
             check_close(*self.close_before_created)
         if self.close_after_events is not None:
@@ -422,6 +427,9 @@ class Script:
         if rule is None:
             return self._default(context)
         reply = rule.reply(context) if callable(rule.reply) else rule.reply
+        if not isinstance(reply, Reply):
+            raise TypeError(f"a script rule's reply function returned {reply!r}, not a Reply (s.say(...), s.call(...), "
+                            "...): fix the function given to script.on()")
         if not reply.outputs and reply.status == "completed" and not _intercepts(reply):
             reply = combine(self._default(context), reply)
         return reply

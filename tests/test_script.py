@@ -455,3 +455,23 @@ def test_output_text_tokens_add_up_over_every_output_of_a_response() -> None:
     usage = done["response"]["usage"]
     expected = text_tokens('{"q": "x"}') + text_tokens(first) + text_tokens(second)
     assert usage["output_token_details"]["text_tokens"] == expected == usage["output_tokens"]
+
+
+@pytest.mark.parametrize("settings", [
+    {"jitter_ms": float("inf")}, {"jitter_ms": float("nan")}, {"jitter_ms": -1}, {"drop": float("nan")},
+    {"drop": 5}, {"reorder": -1}, {"duplicate": True},
+])
+def test_faults_refuse_chances_out_of_range_and_endless_jitter(settings: dict) -> None:
+    with pytest.raises(ValueError):
+        s.Script().inject(**settings)
+    name = next(iter(settings))
+    with pytest.raises(s.ScriptFileError, match=f"faults.*{name}"):
+        s.script_from_data({"faults": settings})
+
+
+def test_a_reply_function_that_returns_no_reply_is_named() -> None:
+    script = s.Script()
+    script.on(s.always, lambda context: "hello")
+    with pytest.raises(TypeError, match="reply function returned 'hello', not a Reply"):
+        script.respond(s.ResponseContext(items=[], instructions="", tools=[], tool_choice="auto",
+                                       output_modalities=["text"]))
