@@ -66,6 +66,7 @@ except ImportError:  # pragma: no cover - not on POSIX
 _MAX_FRAME_BYTES = 32 * 1024 * 1024
 _CLOSE_TIMEOUT = 5.0
 _BATCHES_PER_WRITE = 8
+_STOP_GRACE = 1.0  # how long stop() waits for clients to answer its close before dropping them
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0
 
@@ -553,8 +554,13 @@ class FakeRealtimeServer:
         server = self._server
         try:
             if server is not None:
-                server.close()
-                await server.wait_closed()
+                server.close()  # a close frame to every connection
+                closed = asyncio.ensure_future(server.wait_closed())
+                await asyncio.wait({closed}, timeout=_STOP_GRACE)
+                if not closed.done():  # clients that never answer (their event loop is gone): drop them
+                    for connection in list(self._open):
+                        connection.transport.abort()
+                    await closed
             if self._pending:
                 await asyncio.gather(*self._pending, return_exceptions=True)
         finally:

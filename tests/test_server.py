@@ -502,3 +502,22 @@ async def test_a_connection_closes_only_with_codes_a_server_may_send(realtime_se
                 record.close(code)
         assert record.close(4001, "bye") is True
         assert await expect_close(ws) == (4001, "bye")
+
+
+def test_stop_does_not_wait_out_the_close_timeout_for_a_client_that_never_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(server_module, "_STOP_GRACE", 0.05)
+    server = FakeRealtimeServer()
+    server.start()
+    # A raw TCP client that upgrades and then never reads or answers a close frame.
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer sk-x\r\n\r\n")
+    server.wait_for_connection_sync()
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < server_module._CLOSE_TIMEOUT  # an upper bound: dropped, not waited out
+    sock.close()
