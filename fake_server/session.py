@@ -509,22 +509,25 @@ class Session:
         """Every server event leaves through here: checked (if asked), faults applied, journaled.
 
         ``source``: whose fault draws apply (a stream's; by default the answers to client events);
-        ``faulted=False`` for an event the faults already had their say on (a reordered one, late).
+        ``faulted=False`` for an event the faults already had their say on (a reordered one, late): it still
+        counts towards ``close_after_events``.
         """
         if self.limits.validate_server_events:
             for event in events:
                 self.schemas.check_server_event(event)
-        if self._faults is not None and faulted:
-            events = self._misbehave(events, source or self._answers)
+        if self._faults is not None:
+            events = self._misbehave(events, source or self._answers, faulted)
         self.journal.server(self.clock(), events)
         return events
 
-    def _misbehave(self, events: list[Event], source: _FaultSource) -> list[Event]:
+    def _misbehave(self, events: list[Event], source: _FaultSource, faulted: bool = True) -> list[Event]:
+        """Drop, duplicate and reorder (unless ``faulted`` is False), then count towards ``close_after_events``."""
         faults, rng = self._faults, source.rng
         assert faults is not None
         out: list[Event] = []
         for event in events:
-            if event["type"] == "session.created" or (faults.types is not None and event["type"] not in faults.types):
+            if not faulted or event["type"] == "session.created" or (
+                    faults.types is not None and event["type"] not in faults.types):
                 out.append(event)
                 continue
             if faults.drop and rng.random() < faults.drop:
@@ -532,7 +535,7 @@ class Session:
             out.append(event)
             if faults.duplicate and rng.random() < faults.duplicate:
                 out.append(event)
-        if faults.reorder:
+        if faults.reorder and faulted:
             i = 0
             if source.held is not None:  # swapped past the end of the previous batch: after this one's first event
                 out.insert(1 if out else 0, source.held)

@@ -490,3 +490,22 @@ def test_reorder_swaps_deltas_across_steps_and_loses_nothing() -> None:
     assert sorted(shuffled, key=repr) == sorted(clean, key=repr)  # the same events ...
     deltas = [d for t, d in shuffled if t == "response.output_text.delta"]
     assert deltas != [d for t, d in clean if t == "response.output_text.delta"]  # ... deltas out of order
+
+
+def test_close_after_events_counts_an_event_reordered_past_its_streams_end() -> None:
+    from fake_server.script import Script
+
+    def run(seed: int, **faults: Any) -> Session:
+        session = _core.make_session(4, script=Script().inject(seed=seed, reorder=0.5, **faults))
+        session.start()
+        text_mode(session)
+        say(session, "one two three")
+        send(session, {"type": "response.create"})
+        drain(session)
+        return session
+
+    for seed in range(20):
+        sent = len(run(seed).journal.events("server"))
+        closing = run(seed, close_after_events=(sent, 4000, ""))
+        assert closing.closing is not None and len(closing.journal.events("server")) == sent, seed
+        assert run(seed, close_after_events=(sent + 1, 4000, "")).closing is None
