@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qs
 
 from .protocol.ids import IdGenerator
-from .protocol.rules import RealtimeError, mask_key
+from .protocol.rules import KEY_SUBPROTOCOL, RealtimeError, mask_key, offers_beta
 from .script import Script
 from .session import CloseConnection, Session, SessionLimits
 
@@ -50,8 +50,6 @@ DEFAULT_MODELS: frozenset[str] = frozenset(
     }
 )
 
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
-_BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 
 
 @dataclass
@@ -110,8 +108,8 @@ def _api_key(request: HandshakeRequest) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     for proto in request.subprotocols:
-        if proto.startswith(_KEY_SUBPROTOCOL) and len(proto) > len(_KEY_SUBPROTOCOL):
-            return proto[len(_KEY_SUBPROTOCOL):]
+        if proto.startswith(KEY_SUBPROTOCOL) and len(proto) > len(KEY_SUBPROTOCOL):
+            return proto[len(KEY_SUBPROTOCOL):]
     return ""
 
 
@@ -134,8 +132,7 @@ def open_session(
             raise RealtimeError("missing_auth")
         if policy.api_keys is not None and key not in policy.api_keys:
             raise RealtimeError("invalid_api_key", masked_key=mask_key(key))
-        beta = request.headers.get("openai-beta", "").replace(" ", "").lower()
-        if "realtime=v1" in beta or _BETA_SUBPROTOCOL in request.subprotocols:
+        if offers_beta(request.headers.get("openai-beta"), request.subprotocols):
             raise RealtimeError("beta_api_shape_disabled")
         if intent != "transcription":
             if model is None:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
 
 from ._wait import Wake
-from .protocol.rules import mask_key
+from .protocol.rules import KEY_SUBPROTOCOL, mask_key
 
 __all__ = ["Entry", "Handshake", "Journal", "DEFAULT_MAX_ENTRIES", "event_matches", "redact"]
 
 DEFAULT_MAX_ENTRIES = 10000
 
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _BEARER_HEADERS = ("authorization", "proxy-authorization")
 _KEY_HEADERS = ("api-key", "x-api-key", "openai-api-key", "cookie")
 _KEY_QUERY = re.compile(r"((?:^|&)(?:api[-_]key|key|token)=)([^&]*)", re.IGNORECASE)
@@ -35,7 +34,7 @@ def redact(value: str) -> str:
 def _redact_subprotocols(value: str) -> str:
     parts = [part.strip() for part in value.split(",")]
     return ", ".join(
-        _KEY_SUBPROTOCOL + redact(part[len(_KEY_SUBPROTOCOL):]) if part.startswith(_KEY_SUBPROTOCOL) else part
+        KEY_SUBPROTOCOL + redact(part[len(KEY_SUBPROTOCOL):]) if part.startswith(KEY_SUBPROTOCOL) else part
         for part in parts
     )
 

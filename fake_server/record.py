@@ -36,8 +36,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from ._signals import stop_requested
+from .protocol.rules import KEY_SUBPROTOCOL, offers_beta
 from .scenarios import (
-    BETA_SUBPROTOCOL,
     DEFAULT_CONNECTION,
     ClientLine,
     Connection,
@@ -52,7 +52,6 @@ from .scenarios import (
 
 __all__ = ["RecordingProxy", "mask", "scrub"]
 
-_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _SECRET = re.compile(r"\b(?:ek_[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{6,})")
 _KEY_PARAM = re.compile(r"(?:api[-_]?key|key|token|secret)", re.IGNORECASE)
 _FORWARD_HEADERS = ("authorization", "openai-beta", "openai-organization", "openai-project")
@@ -113,7 +112,7 @@ def _client_key(headers: Any, subprotocols: Iterable[str]) -> list[str]:
         keys.append(token.strip())
     elif auth.strip():
         keys.append(auth.strip())
-    keys.extend(p[len(_KEY_SUBPROTOCOL):] for p in subprotocols if p.startswith(_KEY_SUBPROTOCOL))
+    keys.extend(p[len(KEY_SUBPROTOCOL):] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL))
     return keys
 
 
@@ -262,9 +261,8 @@ class RecordingProxy:
         params = dict(parse_qsl(query, keep_blank_values=True))
         model = params.pop("model", None)
         kept = {k: (mask(v) if _KEY_PARAM.search(k) else v) for k, v in params.items()}
-        beta = "realtime=v1" in (headers.get("OpenAI-Beta", "") or "").replace(" ", "").lower()
-        dialect = "beta" if beta or BETA_SUBPROTOCOL in offered else "ga"
-        protocols = tuple(p for p in offered if not p.startswith(_KEY_SUBPROTOCOL))  # the key: never written
+        dialect = "beta" if offers_beta(headers.get("OpenAI-Beta"), offered) else "ga"
+        protocols = tuple(p for p in offered if not p.startswith(KEY_SUBPROTOCOL))  # the key: never written
         conn = Connection(name, model, kept, dialect, protocols)
         self._connections.append(conn)
         return conn

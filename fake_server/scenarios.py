@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .protocol.rules import BETA_HEADER, BETA_SUBPROTOCOL, KEY_SUBPROTOCOL
 from .speech import silence, synthesize
 
 __all__ = [
@@ -51,9 +52,6 @@ DEFAULT_CONNECTION = "main"
 DIALECTS = ("ga", "beta")
 """``ga``; ``beta``: connections offer ``OpenAI-Beta: realtime=v1`` (FACTS §1), as a header or, when the
 connection lists it among its ``subprotocols``, as the subprotocol ``openai-beta.realtime-v1``."""
-BETA_HEADER = ("OpenAI-Beta", "realtime=v1")
-BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
-KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 ID_PATTERNS: dict[str, re.Pattern[str]] = {
     "event": re.compile(r"event_[A-Za-z0-9]{21}"),

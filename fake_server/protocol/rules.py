@@ -12,7 +12,7 @@ compiler turns a violation into one of the generic rows below.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 __all__ = ["ErrorRule", "ERRORS", "RealtimeError", "error_event_body", "quote_values", "mask_key"]
 
@@ -264,3 +264,17 @@ def mask_key(key: str) -> str:
     if len(key) <= 12:
         return "*" * len(key)
     return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+KEY_SUBPROTOCOL = "openai-insecure-api-key."
+"""Browsers cannot set headers: they offer the API key as a subprotocol with this prefix (FACTS §2.2)."""
+BETA_HEADER = ("OpenAI-Beta", "realtime=v1")
+"""The handshake header that selects the beta dialect (FACTS §1)."""
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+"""The browser form of :data:`BETA_HEADER`."""
+
+
+def offers_beta(beta_header: str | None, subprotocols: Sequence[str]) -> bool:
+    """Whether a handshake asks for the beta dialect: ``OpenAI-Beta: realtime=v1`` (the header's value is
+    ``beta_header``) or the ``openai-beta.realtime-v1`` subprotocol."""
+    return BETA_HEADER[1] in (beta_header or "").replace(" ", "").lower() or BETA_SUBPROTOCOL in subprotocols
