@@ -25,7 +25,7 @@ import time
 from websockets.asyncio.client import connect
 
 from fake_server.protocol.ids import IdGenerator
-from fake_server.session import Session
+from fake_server.core.session import Session
 
 APPEND = json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\x01\x02" * 480).decode()})
 CREATE = json.dumps({"type": "conversation.item.create", "item": {

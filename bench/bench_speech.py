@@ -13,7 +13,7 @@ import argparse
 import time
 from typing import Any, Callable, Mapping
 
-from fake_server.speech import PCM_24K, VoiceActivityDetector, bytes_per_ms, duration_ms, silence, synthesize, transcribe
+from fake_server.core.speech import PCM_24K, VoiceActivityDetector, bytes_per_ms, duration_ms, silence, synthesize, transcribe
 
 PCMU = {"type": "audio/pcmu"}
 

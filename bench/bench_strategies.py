@@ -30,7 +30,7 @@ from websockets.sync.client import connect
 
 from fake_server import FakeRealtimeServer
 from fake_server.protocol.ids import IdGenerator
-from fake_server.session import Session, SessionLimits
+from fake_server.core.session import Session, SessionLimits
 from fake_server.strategies import History, histories
 
 NOW = 1_790_000_000.0

@@ -7,10 +7,10 @@ import asyncio
 import sys
 from typing import Sequence
 
-from ._signals import stop_requested
+from .transport.signals import stop_requested
 from .script import ScriptFileError, load_script
-from .server import FakeRealtimeServer
-from .session import SessionLimits
+from .transport.server import FakeRealtimeServer
+from .core.session import SessionLimits
 
 __all__ = ["main"]
 
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "replay":
-        from .replay import run_replay_command
+        from .scenarios.replay import run_replay_command
 
         try:
             return run_replay_command(args.scenarios, args.url, timeout=args.timeout,
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             return 1
     if args.command == "record":
-        from .record import run_record_command
+        from .scenarios.record import run_record_command
 
         return run_record_command(args.upstream, args.port, args.out, name=args.name,
                                   description=args.description, summarize_audio=args.summarize_audio,

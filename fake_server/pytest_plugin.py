@@ -1,6 +1,6 @@
 """pytest fixtures for the fake Realtime server (registered as the ``fake_realtime`` plugin).
 
-One :class:`~fake_server.server.FakeRealtimeServer` listens per pytest process (port 0,
+One :class:`~fake_server.transport.server.FakeRealtimeServer` listens per pytest process (port 0,
 so every pytest-xdist worker has its own) in a background thread; ``realtime_server``
 resets it before each test, so a test sees fresh state while the port stays the same.
 Works from sync and async tests; needs no async plugin.
@@ -26,7 +26,7 @@ import pytest
 
 from . import pytest_scenarios as _scenarios
 from .pytest_scenarios import realtime_cassette, realtime_contract, realtime_scenario
-from .server import FakeRealtimeServer
+from .transport.server import FakeRealtimeServer
 
 __all__ = [
     "ALLOW_ERRORS_MARKER",

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from .record import RecordingProxy
-from .replay import LIVE_URL, ReplayResult, divergence_report, replay_sync
-from .scenarios import Scenario, ScenarioError, load_scenario
-from .server import FakeRealtimeServer
+from .scenarios.record import RecordingProxy
+from .scenarios.replay import LIVE_URL, ReplayResult, divergence_report, replay_sync
+from .scenarios.format import Scenario, ScenarioError, load_scenario
+from .transport.server import FakeRealtimeServer
 
 __all__ = [
     "CASSETTE_MARKER",
@@ -208,7 +208,7 @@ class Contract:
 def _replay_through_proxy(scenario: Scenario, url: str, key: str, timeout: float | None,
                           out: Path | None) -> ReplayResult:
     """Replay via a :class:`RecordingProxy` (in this thread's own loop) so the run is also recorded."""
-    from .replay import replay
+    from .scenarios.replay import replay
 
     async def run() -> ReplayResult:
         async with RecordingProxy(url, out=out, name=scenario.name,
@@ -334,7 +334,7 @@ class Cassette:
             if self.mode == "new_episodes" and self.path.exists():
                 recorded = merge_episodes(load_scenario(self.path), recorded)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            from .scenarios import dump_scenario
+            from .scenarios.format import dump_scenario
 
             self.path.write_text(dump_scenario(recorded), encoding="utf-8")
             return
@@ -350,7 +350,7 @@ class Cassette:
                 frames.append(("server", float("inf"), None, (conn.close_code, conn.close_reason or "")))
             conversations.append(frames)
         names = match_connections(scenario, [[f[2] for f in frames if f[0] == "client"] for frames in conversations])
-        from .replay import check_frames
+        from .scenarios.replay import check_frames
 
         result = check_frames(scenario, [(name, *frame) for name, frames in zip(names, conversations)
                                          for frame in frames])
@@ -362,7 +362,7 @@ class Cassette:
 
 
 def _same_requests(scenario: Scenario, name: str, events: list[dict[str, Any]]) -> bool:
-    from .scenarios import ClientLine, client_expectation, match_value
+    from .scenarios.format import ClientLine, client_expectation, match_value
 
     lines = [line.event for line in scenario.lines
              if isinstance(line, ClientLine) and line.conn == name and line.event is not None]
@@ -397,7 +397,7 @@ def merge_episodes(old: Scenario, new: Scenario) -> Scenario:
     import json
     import re
 
-    from .scenarios import ClientLine, bound_names, client_expectation, rename_bindings
+    from .scenarios.format import ClientLine, bound_names, client_expectation, rename_bindings
 
     def client_side(scenario: Scenario, name: str) -> str:
         # what the client sent, ids the server chose aside (as match_connections compares): the same flow

@@ -7,7 +7,7 @@ from typing import Any
 
 from fake_server.protocol.ids import IdGenerator
 from fake_server.script import Script
-from fake_server.session import Session, SessionLimits
+from fake_server.core.session import Session, SessionLimits
 
 NOW = 1_790_000_000.0
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..conversation import snapshot  # a fast deep copy of JSON-shaped dicts
+from ..core.conversation import snapshot  # a fast deep copy of JSON-shaped dicts
 
 Event = dict[str, Any]
 

@@ -11,7 +11,7 @@ items; ids unique; errors change nothing. Appends and commits are sized so that 
 succeed, truncates mostly hit assistant audio: the success paths are the ones most runs reach.
 
 The machine talks to a server through a :class:`Driver`: :class:`CoreDriver` feeds the
-sans-I/O :class:`~fake_server.session.Session` directly (fast); :class:`SocketDriver` goes
+sans-I/O :class:`~fake_server.core.session.Session` directly (fast); :class:`SocketDriver` goes
 over a real WebSocket to a :class:`~fake_server.FakeRealtimeServer`.
 """
 
@@ -35,8 +35,8 @@ from ._invalid import PCM_BYTES_PER_MS, ExpectedError, invalid_events
 from ._invalid import _walker as default_walker
 
 if TYPE_CHECKING:
-    from ..server import FakeRealtimeServer
-    from ..session import Session
+    from ..transport.server import FakeRealtimeServer
+    from ..core.session import Session
 
 Event = dict[str, Any]
 
@@ -69,7 +69,7 @@ class CoreDriver:
 
     def __init__(self, seed: int = 1, validate: bool = True) -> None:
         from ..protocol.ids import IdGenerator
-        from ..session import Session, SessionLimits
+        from ..core.session import Session, SessionLimits
 
         clock = lambda: 1_790_000_000.0
         self.session: Session = Session(model="gpt-realtime", ids=IdGenerator(seed, clock), clock=clock,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fake_server.replay import replay_sync
-from fake_server.scenarios import load_scenario
+from fake_server.scenarios.replay import replay_sync
+from fake_server.scenarios.format import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

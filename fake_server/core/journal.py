@@ -1,0 +1,221 @@
+"""What happened on one connection: every frame both ways, recorded on the way through.
+
+The session records into its journal as it decodes client frames and emits server events;
+the transport adds the handshake. Entries keep the decoded events (no second JSON parse)
+and the journal is bounded (the oldest entries are dropped past ``max_entries``), so a
+load test does not grow memory without limit.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
+
+from ..transport.wake import Wake
+from ..protocol.rules import KEY_SUBPROTOCOL, mask_key
+
+__all__ = ["Entry", "Handshake", "Journal", "DEFAULT_MAX_ENTRIES", "event_matches", "redact"]
+
+DEFAULT_MAX_ENTRIES = 10000
+
+_BEARER_HEADERS = ("authorization", "proxy-authorization")
+_KEY_HEADERS = ("api-key", "x-api-key", "openai-api-key", "cookie")
+_KEY_QUERY = re.compile(r"((?:^|&)(?:api[-_]key|key|token)=)([^&]*)", re.IGNORECASE)
+
+
+def redact(value: str) -> str:
+    """An API key as the live error shows it (first 8, stars, last 4); short keys are all stars."""
+    return mask_key(value)
+
+
+def _redact_subprotocols(value: str) -> str:
+    parts = [part.strip() for part in value.split(",")]
+    return ", ".join(
+        KEY_SUBPROTOCOL + redact(part[len(KEY_SUBPROTOCOL):]) if part.startswith(KEY_SUBPROTOCOL) else part
+        for part in parts
+    )
+
+
+def _redact_header(name: str, value: str) -> str:
+    lower = name.lower()
+    if lower in _BEARER_HEADERS:
+        scheme, space, token = value.strip().partition(" ")
+        return f"{scheme} {redact(token.strip())}" if space else redact(value)
+    if lower in _KEY_HEADERS:
+        return redact(value)
+    if lower == "sec-websocket-protocol":
+        return _redact_subprotocols(value)
+    return value
+
+
+class Entry(NamedTuple):
+    """One frame. ``event`` is the decoded JSON object; ``raw`` is set only for frames that did
+    not decode to an object (invalid JSON, binary frames, JSON that is not an object)."""
+
+    direction: Literal["client", "server"]
+    time: float
+    event: dict[str, Any] | None = None
+    raw: str | bytes | None = None
+
+    @property
+    def type(self) -> str | None:
+        value = self.event.get("type") if self.event is not None else None
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """The upgrade request, with API keys redacted."""
+
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    subprotocols: tuple[str, ...]
+    time: float
+
+    @classmethod
+    def redacted(
+        cls, path: str, query: str, headers: Mapping[str, str], subprotocols: Sequence[str], time: float
+    ) -> "Handshake":
+        """The request as recorded: ``Authorization`` tokens, key headers, key query parameters and
+        ``openai-insecure-api-key.<key>`` subprotocols masked."""
+        return cls(
+            path,
+            _KEY_QUERY.sub(lambda m: m.group(1) + redact(m.group(2)), query),
+            {name: _redact_header(name, value) for name, value in headers.items()},
+            tuple(_redact_subprotocols(p) for p in subprotocols),
+            time,
+        )
+
+    @property
+    def target(self) -> str:
+        """The request target as sent (path and query), keys masked."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+def event_matches(event: Any, fields: Mapping[str, Any]) -> bool:
+    """Whether ``event`` holds ``fields``: nested dicts match as subsets, lists item by item
+    (same length), anything else by equality."""
+    if not isinstance(event, dict):
+        return False
+    for key, want in fields.items():
+        if key not in event or not _value_matches(event[key], want):
+            return False
+    return True
+
+
+def _value_matches(value: Any, want: Any) -> bool:
+    if isinstance(want, dict):
+        return event_matches(value, want)
+    if isinstance(want, list):
+        return isinstance(value, list) and len(value) == len(want) and all(
+            _value_matches(v, w) for v, w in zip(value, want))
+    return bool(value == want)
+
+
+Direction = Literal["client", "server"]
+
+
+class Journal:
+    """The frames of one connection, in order. Safe to read and wait on from other threads and
+    event loops while the server writes.
+
+    Positions count every entry ever recorded (dropped ones too), so a position taken
+    earlier still means "after this point" once old entries are gone.
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self.handshake: Handshake | None = None
+        """The upgrade request, keys redacted (set by the transport)."""
+        self.dropped = 0
+        """How many of the oldest entries were dropped to stay within ``max_entries``."""
+        self._entries: deque[Entry] = deque(maxlen=max_entries)
+        self._lock = threading.Lock()
+        self._wake = Wake(self._lock)
+
+    def client(self, time: float, event: dict[str, Any] | None = None, raw: str | bytes | None = None) -> None:
+        entry = Entry("client", time, event, raw)
+        with self._lock:
+            if len(self._entries) == self.max_entries:
+                self.dropped += 1
+            self._entries.append(entry)
+            if self._wake.watched:
+                self._wake.notify()
+
+    def server(self, time: float, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        with self._lock:
+            entries = self._entries
+            for event in events:
+                if len(entries) == self.max_entries:
+                    self.dropped += 1
+                entries.append(Entry("server", time, event))
+            if self._wake.watched:
+                self._wake.notify()
+
+    @property
+    def position(self) -> int:
+        """How many entries were ever recorded: pass it as ``since`` to look only at later ones."""
+        with self._lock:
+            return self.dropped + len(self._entries)
+
+    def entries(self, since: int = 0) -> list[Entry]:
+        """A snapshot of the recorded frames, oldest first (from position ``since`` on)."""
+        with self._lock:
+            skip = since - self.dropped
+            if skip <= 0:
+                return list(self._entries)
+            return [self._entries[i] for i in range(skip, len(self._entries))]
+
+    def events(self, direction: Direction, type: str | None = None) -> list[dict[str, Any]]:
+        """The decoded events one way (raw frames left out), optionally of one ``type``."""
+        return [
+            entry.event for entry in self.entries()
+            if entry.direction == direction and entry.event is not None
+            and (type is None or entry.event.get("type") == type)
+        ]
+
+    def _finder(
+        self, direction: Direction | None, type: str | None, fields: Mapping[str, Any], since: int
+    ) -> Callable[[], Entry | None]:
+        """A check for :class:`Wake` that scans each entry once (called with the lock held)."""
+        cursor = since
+
+        def find() -> Entry | None:
+            nonlocal cursor
+            entries = self._entries
+            start = max(cursor - self.dropped, 0)
+            end = len(entries)
+            cursor = self.dropped + end
+            for i in range(start, end):
+                entry = entries[i]
+                if (direction is None or entry.direction == direction) and (
+                        type is None or entry.type == type) and (not fields or event_matches(entry.event, fields)):
+                    return entry
+            return None
+
+        return find
+
+    def wait_for(
+        self, type: str | None = None, fields: Mapping[str, Any] | None = None, *,
+        direction: Direction | None = "server", since: int = 0, timeout: float = 5.0,
+    ) -> Entry | None:
+        """Block until an entry like this is recorded (or already was, at or after ``since``); ``None`` on timeout."""
+        return self._wake.wait(self._finder(direction, type, fields or {}, since), timeout)
+
+    async def wait_for_async(
+        self, type: str | None = None, fields: Mapping[str, Any] | None = None, *,
+        direction: Direction | None = "server", since: int = 0, timeout: float = 5.0,
+    ) -> Entry | None:
+        """:meth:`wait_for` for any event loop (it never blocks the loop)."""
+        return await self._wake.wait_async(self._finder(direction, type, fields or {}, since), timeout)
+
+    def __repr__(self) -> str:
+        with self._lock:
+            count = len(self._entries)
+        return f"<Journal {count} entries, {self.dropped} dropped, handshake={self.handshake!r}>"
