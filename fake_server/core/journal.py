@@ -8,48 +8,17 @@ load test does not grow memory without limit.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
 
 from ..transport.wake import Wake
-from ..protocol.rules import KEY_SUBPROTOCOL, mask_key
+from ..protocol.secrets import redact, redact_header, redact_query, redact_subprotocols
 
 __all__ = ["Entry", "Handshake", "Journal", "DEFAULT_MAX_ENTRIES", "event_matches", "redact"]
 
 DEFAULT_MAX_ENTRIES = 10000
-
-_BEARER_HEADERS = ("authorization", "proxy-authorization")
-_KEY_HEADERS = ("api-key", "x-api-key", "openai-api-key", "cookie")
-_KEY_QUERY = re.compile(r"((?:^|&)(?:api[-_]key|key|token)=)([^&]*)", re.IGNORECASE)
-
-
-def redact(value: str) -> str:
-    """An API key as the live error shows it (first 8, stars, last 4); short keys are all stars."""
-    return mask_key(value)
-
-
-def _redact_subprotocols(value: str) -> str:
-    parts = [part.strip() for part in value.split(",")]
-    return ", ".join(
-        KEY_SUBPROTOCOL + redact(part[len(KEY_SUBPROTOCOL):]) if part.startswith(KEY_SUBPROTOCOL) else part
-        for part in parts
-    )
-
-
-def _redact_header(name: str, value: str) -> str:
-    lower = name.lower()
-    if lower in _BEARER_HEADERS:
-        scheme, space, token = value.strip().partition(" ")
-        return f"{scheme} {redact(token.strip())}" if space else redact(value)
-    if lower in _KEY_HEADERS:
-        return redact(value)
-    if lower == "sec-websocket-protocol":
-        return _redact_subprotocols(value)
-    return value
-
 
 class Entry(NamedTuple):
     """One frame. ``event`` is the decoded JSON object; ``raw`` is set only for frames that did
@@ -84,9 +53,9 @@ class Handshake:
         ``openai-insecure-api-key.<key>`` subprotocols masked."""
         return cls(
             path,
-            _KEY_QUERY.sub(lambda m: m.group(1) + redact(m.group(2)), query),
-            {name: _redact_header(name, value) for name, value in headers.items()},
-            tuple(_redact_subprotocols(p) for p in subprotocols),
+            redact_query(query),
+            {name: redact_header(name, value) for name, value in headers.items()},
+            tuple(redact_subprotocols(p) for p in subprotocols),
             time,
         )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import json
 import logging
 import re
 import secrets
@@ -27,7 +26,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
@@ -35,6 +34,7 @@ from websockets.typing import Subprotocol
 from .wake import Wake
 from .admin import ADMIN_PREFIX, AdminApi, front_connection
 from .connection import Connection
+from .session_io import encode, end_connection, serve_session, server_error_event
 from ..core.handshake import (
     DEFAULT_MODELS,
     HandshakeRequest,
@@ -45,7 +45,6 @@ from ..core.handshake import (
 )
 from ..core.journal import Handshake, Journal
 from ..protocol.ids import IdGenerator
-from ..protocol.rules import RealtimeError
 from ..script import Script, load_script
 from ..core.session import ABNORMAL_CLOSURE, CloseConnection, Session, SessionLimits
 from ..verify import ClientSequence, ErrorExpectation, ErrorReport, error_problems
@@ -70,10 +69,6 @@ _STOP_GRACE = 1.0  # how long stop() waits for clients to answer its close befor
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0
 
-# One shared encoder: compact like the live frames, UTF-8 text as is (json.dumps with
-# keyword arguments would build a new encoder for every event).
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
 T = TypeVar("T")
 
 InternalError = tuple[Optional[str], str]
@@ -92,12 +87,6 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
     return offered
 
 
-def _server_error_event(session: Session | None, ids: IdGenerator) -> dict[str, Any]:
-    """The live ``server_error`` event, for a failure inside the fake itself."""
-    error = RealtimeError("server_error", session_id=session.id if session is not None else "unknown")
-    return {"type": "error", "event_id": ids.new("event"), "error": error.body(None)}
-
-
 def _url_host(host: str) -> str:
     """The host to put in a URL for a bound address (wildcards become loopback)."""
     if host in ("", "0.0.0.0"):
@@ -105,17 +94,6 @@ def _url_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
-
-
-async def _send_all(connection: ServerConnection, frames: list[str]) -> None:
-    """Send frames as separate text messages, with one socket write and one wait for the buffer."""
-    if len(frames) == 1:
-        await connection.send(frames[0])
-        return
-    async with connection.send_context():
-        send_text = connection.protocol.send_text
-        for frame in frames:
-            send_text(frame.encode())
 
 
 def _unread_bytes(connection: ServerConnection) -> int:
@@ -180,8 +158,8 @@ class FakeRealtimeServer:
         self._errors_allowed = False
         self._client_sequences: dict[int, ClientSequence] = {}
         self._open: set[ServerConnection] = set()
-        self._aborted: set[ServerConnection] = set()  # dropped by the server without a close frame (1006)
-        self._reading: set[ServerConnection] = set()  # waiting for the client's next frame (see settle)
+        self.aborted: set[ServerConnection] = set()  # dropped by the server without a close frame (1006)
+        self.reading: set[ServerConnection] = set()  # waiting for the client's next frame (see settle)
         self._generation = 0
         self._next_index = 0
         self._bound: tuple[str, int] | None = None
@@ -384,7 +362,7 @@ class FakeRealtimeServer:
             await asyncio.sleep(0 if quiet else 0.001)
 
     def _idle(self, socket: ServerConnection) -> bool:
-        return socket.state is not State.OPEN or (socket in self._reading and _unread_bytes(socket) == 0)
+        return socket.state is not State.OPEN or (socket in self.reading and _unread_bytes(socket) == 0)
 
     def reset(self) -> None:
         """Close every open connection (1000), forget connections, errors and expectations, restore the policy.
@@ -442,11 +420,11 @@ class FakeRealtimeServer:
         # Fire and forget: a client whose event loop is gone never answers the close,
         # and a test must not wait for that.
         for connection in connections:
-            task = asyncio.ensure_future(self._end(connection, CloseConnection(code, reason)))
+            task = asyncio.ensure_future(end_connection(self, connection, CloseConnection(code, reason)))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
-    def _record(self, generation: int, session: Session | None, exc: BaseException) -> None:
+    def record_internal_error(self, generation: int, session: Session | None, exc: BaseException) -> None:
         session_id = getattr(session, "id", None)
         report = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         _log.error("internal error in session %s:\n%s", session_id, report)
@@ -602,15 +580,15 @@ class FakeRealtimeServer:
             seen = Handshake.redacted(handshake.path, handshake.query, headers, offered, time.time())
             try:
                 opening = open_session(handshake, policy, ids=ids, clock=time.time, index=index)
-                frames = [_encode(event) for event in opening.events]
+                frames = [encode(event) for event in opening.events]
             except Exception as exc:  # the core failed before a session existed: end politely
-                self._record(generation, None, exc)
+                self.record_internal_error(generation, None, exc)
                 record = self._add_connection(generation, index, Journal(policy.limits.journal_max_entries), None,
                                               seen, connection)
-                error = _server_error_event(None, ids)
+                error = server_error_event(None, ids)
                 record.journal.server(time.time(), [error])
-                await connection.send(_encode(error))
-                await self._end(connection, CloseConnection(1011, "server_error"))
+                await connection.send(encode(error))
+                await end_connection(self, connection, CloseConnection(1011, "server_error"))
                 return
             session = opening.session
             if session is not None:
@@ -622,32 +600,22 @@ class FakeRealtimeServer:
             for frame in frames:
                 await connection.send(frame)
             if opening.close is not None:
-                await self._end(connection, opening.close)
+                await end_connection(self, connection, opening.close)
                 return
             if session is None:
                 return
-            await self._serve_session(connection, session, generation, ids)
+            await serve_session(self, connection, session, generation, ids)
         except ConnectionClosed:
             pass
         except Exception as exc:  # a transport bug: contain it, record it, end this connection only
-            self._record(generation, session, exc)
+            self.record_internal_error(generation, session, exc)
         finally:
             with self._lock:
                 self._open.discard(connection)
                 if record is not None:
-                    self._closed(record, connection, connection in self._aborted)
+                    self._closed(record, connection, connection in self.aborted)
                     self._wake.notify()
-            self._aborted.discard(connection)
-
-    async def _end(self, connection: ServerConnection, closing: CloseConnection) -> None:
-        """Close the socket as the session asked: a close frame, or for 1006 (abnormal closure,
-        which no close frame may carry) a dropped TCP connection, as when the network fails."""
-        if closing.code == ABNORMAL_CLOSURE:
-            if connection.state is not State.CLOSED:
-                self._aborted.add(connection)
-                connection.transport.abort()
-            return
-        await connection.close(closing.code, closing.reason)
+            self.aborted.discard(connection)
 
     def _add_connection(
         self, generation: int, index: int, journal: Journal, session: Session | None, handshake: Handshake,
@@ -676,130 +644,3 @@ class FakeRealtimeServer:
             record.close_code, record.close_reason, record.closed_by = received.code, received.reason, "client"
         else:
             record.close_code, record.close_reason, record.closed_by = 1006, "", "client"
-
-    @staticmethod
-    def _journaled(session: Session, event: dict[str, Any]) -> dict[str, Any]:
-        """An event the transport sends on its own (the session did not make it) goes in the journal too."""
-        session.journal.server(time.time(), [event])
-        return event
-
-    async def _serve_session(
-        self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator
-    ) -> None:
-        wake, done = asyncio.Event(), asyncio.Event()
-        pump = asyncio.ensure_future(self._pump(connection, session, generation, ids, wake, done))
-        try:
-            await self._read(connection, session, generation, ids, wake)
-        finally:
-            # Stop the pump by telling it, not by cancelling it: a cancel that lands while
-            # ``wake`` is set can be lost (asyncio.wait_for before 3.12), leaving the handler stuck.
-            done.set()
-            wake.set()
-            await asyncio.wait({pump}, timeout=_CLOSE_TIMEOUT)
-            if not pump.done():  # stuck in a send to a dead peer: now a cancel is the only way
-                pump.cancel()
-                await asyncio.gather(pump, return_exceptions=True)
-
-    async def _read(
-        self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
-        wake: asyncio.Event,
-    ) -> None:
-        """Client frames in, the session's immediate answers out.
-
-        Once the client has hung up, the frames it sent before still go through the session
-        (so the journal shows them and their answers), and nothing is sent.
-        """
-        encode = _encode
-        gone = False
-        reading = self._reading
-        while True:
-            reading.add(connection)
-            try:
-                message = await connection.recv()
-            except ConnectionClosedOK:
-                return
-            finally:
-                reading.discard(connection)
-            try:
-                if isinstance(message, str):
-                    events = session.receive_text(message)
-                else:
-                    events = session.receive_binary(message)
-                frames = [encode(event) for event in events]
-                closing = session.closing
-            except Exception as exc:  # a core bug: report it like the live service, stay open
-                self._record(generation, session, exc)
-                frames = [encode(self._journaled(session, _server_error_event(session, ids)))]
-                closing = None
-            # Once the client is closing, sending would wait out the close timeout: websockets waits
-            # for the peer to finish closing, which it cannot see while reading is paused for the
-            # frames still queued here. So answer only while the connection is open.
-            if not gone and connection.state is not State.OPEN:
-                gone = True
-            if not gone and frames:
-                try:
-                    await _send_all(connection, frames)
-                except ConnectionClosed:
-                    gone = True
-            if closing is not None:
-                await self._end(connection, closing)
-                return
-            if not gone:
-                wake.set()
-
-    async def _pump(
-        self, connection: ServerConnection, session: Session, generation: int, ids: IdGenerator,
-        wake: asyncio.Event, done: asyncio.Event,
-    ) -> None:
-        """Streamed events (responses, transcriptions) out when due; session expiry.
-
-        Ends when ``done`` is set (the reader has finished) or the socket is no longer open.
-        """
-        send = connection.send
-        while not done.is_set() and connection.state is State.OPEN:
-            now = time.time()
-            if now >= session.expires_at:
-                for event in session.expire():
-                    await send(_encode(event))
-                closing = session.closing
-                assert closing is not None
-                await self._end(connection, closing)
-                return
-            frames: list[str] = []
-            taken = 0
-            failure: Exception | None = None
-            due: float | None = None
-            try:
-                # Every batch already due goes out in one write (a few at most, so that a cancel or
-                # a second response.create still lands between them).
-                for _ in range(_BATCHES_PER_WRITE):
-                    due = session.next_due()
-                    if due is None or due > now or session.closing is not None:
-                        break
-                    out = session.next_step()
-                    assert out is not None
-                    taken += 1
-                    frames += [_encode(event) for event in out.events]
-            except Exception as exc:  # a core bug inside a stream: report it, keep the socket
-                failure = exc
-            if frames:
-                await _send_all(connection, frames)
-            if failure is not None:
-                self._record(generation, session, failure)
-                await send(_encode(self._journaled(session, _server_error_event(session, ids))))
-                continue
-            if taken and session.closing is not None:  # a scripted close mid-response
-                await self._end(connection, session.closing)
-                return
-            if not taken:
-                # Nothing due yet: sleep until it is, or until the reader has news (a cancel drops
-                # the prepared batch, a new response starts); then look again.
-                wake.clear()
-                waiter = asyncio.ensure_future(wake.wait())
-                until = session.expires_at if due is None else min(due, session.expires_at)
-                try:
-                    await asyncio.wait({waiter}, timeout=max(0.0, until - now))
-                finally:
-                    waiter.cancel()
-                continue
-            await asyncio.sleep(0)  # let the reader take what arrived meanwhile (a cancel, a second create)
