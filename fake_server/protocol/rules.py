@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-__all__ = ["ErrorRule", "ERRORS", "RealtimeError", "error_event_body", "quote_values", "mask_key"]
+__all__ = ["ErrorRule", "ERRORS", "RealtimeError", "error_body", "error_event_body", "quote_values",
+           "masked_key_in_error"]
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,10 @@ class RealtimeError(Exception):
         return ERRORS[self.rule]
 
     @property
+    def type(self) -> str:
+        return self.spec.type
+
+    @property
     def code(self) -> str | None:
         return self.spec.code
 
@@ -240,13 +245,33 @@ class RealtimeError(Exception):
 
     def body(self, client_event_id: str | None) -> dict[str, Any]:
         """The ``error`` object of the event, in the live key order."""
-        return error_event_body(self.spec.type, self.code, self.message, self.param, client_event_id)
+        return error_body(self.type, self.code, self.message, param=self.param, event_id=client_event_id)
+
+
+_ABSENT: Any = object()
+
+
+def error_body(type_: str, code: str | None, message: str, *, param: Any = _ABSENT,
+               event_id: Any = _ABSENT) -> dict[str, Any]:
+    """An error object in the live key order: ``type``, ``code``, ``message``, then ``param`` and
+    ``event_id`` where the carrying event has them.
+
+    An ``error`` event has both; ``conversation.item.input_audio_transcription.failed`` has ``param``
+    only; the ``error`` in a failed response's ``status_details`` has neither (leave them out).
+    """
+    body: dict[str, Any] = {"type": type_, "code": code, "message": message}
+    if param is not _ABSENT:
+        body["param"] = param
+    if event_id is not _ABSENT:
+        body["event_id"] = event_id
+    return body
 
 
 def error_event_body(
     type_: str, code: str | None, message: str, param: str | None, client_event_id: str | None
 ) -> dict[str, Any]:
-    return {"type": type_, "code": code, "message": message, "param": param, "event_id": client_event_id}
+    """The ``error`` object of an ``error`` event (every key present)."""
+    return error_body(type_, code, message, param=param, event_id=client_event_id)
 
 
 def quote_values(values: "list[Any] | tuple[Any, ...]") -> str:
@@ -259,8 +284,13 @@ def quote_values(values: "list[Any] | tuple[Any, ...]") -> str:
     return f"Supported values are: {', '.join(quoted[:-1])}, and {quoted[-1]}."
 
 
-def mask_key(key: str) -> str:
-    """Mask an API key as the live error does: first 8 characters, stars, last 4."""
+def masked_key_in_error(key: str) -> str:
+    """A rejected API key as the live ``invalid_api_key`` message shows it: the first 8 characters, one star
+    per hidden character, the last 4; a key of 12 characters or fewer is all stars (FACTS §8.2).
+
+    This is a wire fact, used only in that message. Everything else the fake shows (journal, admin API,
+    recordings, reports) masks secrets with :func:`fake_server.protocol.secrets.redact`, which shows less.
+    """
     if len(key) <= 12:
         return "*" * len(key)
     return key[:8] + "*" * (len(key) - 12) + key[-4:]

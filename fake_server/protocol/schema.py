@@ -14,6 +14,11 @@ The compiler understands a deliberate subset of JSON Schema (listed in ``_KEYWOR
 schema using anything else is refused at load time rather than half-checked. Unions are
 ``oneOf`` discriminated by a ``const`` property (dispatched by a dict lookup) or ``anyOf``
 whose branches have different JSON types (dispatched by the value's type).
+
+:class:`SchemaGraph` is the one walk of that subset's structure (``$ref``, the constants a schema
+fixes, the JSON types it admits, a ``oneOf``'s discriminator): the compiler, the strategies of
+``fake_server.strategies`` and :meth:`Schemas.content_types` all read the schemas through it. The
+JSON type names of the live errors are here too (:data:`TYPE_NAMES`, :func:`describe_value`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -29,8 +34,9 @@ from urllib.parse import urljoin, urldefrag
 
 from .rules import RealtimeError, quote_values
 
-__all__ = ["Schemas", "load_schemas", "schemas_root", "SchemaCompileError", "ServerEventError", "format_path",
-           "describe_value", "json_type", "TYPE_NAMES"]
+__all__ = ["Schemas", "SchemaGraph", "load_schemas", "schemas_root", "SchemaCompileError", "ServerEventError",
+           "format_path", "describe_value", "json_type", "NO_CONST", "TYPE_NAMES", "VALUE_TYPE_NAMES",
+           "FILE_TYPE_NAMES"]
 
 Check = Callable[[Any], None]
 
@@ -71,23 +77,6 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def describe_value(value: Any) -> str:
-    """How the live error names the JSON type of ``value`` (``an integer``, ``a string``...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -105,7 +94,40 @@ _PY_TYPES: dict[str, Callable[[Any], bool]] = {
 
 TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
               "number": "a number", "boolean": "a boolean", "null": "null"}
-"""How the live errors name each JSON Schema type (``Invalid type for ...: expected an integer``)."""
+"""How the live errors name each JSON Schema type they expect (``Invalid type for ...: expected an integer``)."""
+VALUE_TYPE_NAMES = {**TYPE_NAMES, "number": "a decimal"}
+"""How the live errors name the type of the value they got (``but got a decimal instead``): a number with a
+fraction (or written with one) is a decimal."""
+FILE_TYPE_NAMES = {**TYPE_NAMES, "array": "a list"}
+"""How the fake's own file-format errors (script and scenario files) name a JSON Schema type: an array is a
+list, the word of YAML authors. Not a live wording."""
+
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (type(None), "null"), (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"))
+
+
+def json_type(value: Any, *, as_written: bool = False) -> str:
+    """The JSON Schema type of ``value``: a whole float (``3.0``) is an ``integer``, as the validators read
+    it; with ``as_written`` it is a ``number``, as it was written. Anything else than the JSON kinds is an
+    ``object``."""
+    for python_type, name in _JSON_TYPES:
+        if isinstance(value, python_type):
+            if name == "number" and not as_written and value.is_integer():
+                return "integer"
+            return name
+    return "object"
+
+
+def describe_value(value: Any, *, numbers_apart: bool = True) -> str:
+    """How the live errors name the JSON type of ``value`` (``an integer``, ``a decimal``, ``a string``...).
+
+    ``numbers_apart=False`` names every number ``a number``, as the fake's own (inferred) wording of a frame
+    that is not a JSON object does.
+    """
+    kind = json_type(value, as_written=True)
+    if not numbers_apart and kind in ("integer", "number"):
+        return TYPE_NAMES["number"]
+    return VALUE_TYPE_NAMES[kind]
 
 
 def _expected(names: list[str]) -> str:
@@ -120,28 +142,24 @@ def _check_length(kind: str, size: int, lo: int | None, hi: int | None) -> None:
         raise _Fail(f"{kind}_above_max_length", limit=hi, given=size)
 
 
-def json_type(value: Any) -> str:
-    """The JSON Schema type of ``value`` (a whole float is an ``integer``, as the validators read it)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "integer" if isinstance(value, int) or value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+NO_CONST: Any = object()
+"""What :meth:`SchemaGraph.const_of` answers for a schema that fixes no constant."""
 
 
-class _Compiler:
+class SchemaGraph:
+    """The structure of a set of schema documents (keyed by ``$id``), walked the one way the fake reads it.
+
+    Resolves ``$ref`` (JSON pointers into any document), and answers what a schema fixes: the constant of
+    a property (a ``oneOf``'s discriminator), the values a property may take, the JSON types a schema
+    admits and how the live error names them. The validator compiler, the strategies and the content
+    type table read the schemas through this class.
+    """
+
     def __init__(self, documents: Mapping[str, dict[str, Any]]) -> None:
         self.documents = documents
-        self._memo: dict[str, Check] = {}
 
-    # -- references ---------------------------------------------------------------------
     def resolve(self, base: str, ref: str) -> tuple[str, dict[str, Any]]:
+        """The absolute URI of ``ref`` (relative to ``base``) and the node it points at."""
         uri = urljoin(base, ref)
         doc_uri, fragment = urldefrag(uri)
         try:
@@ -153,38 +171,48 @@ class _Compiler:
         return uri, node
 
     def deref(self, base: str, schema: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """``schema`` with its ``$ref`` chain followed, and the base URI it is read against."""
+        if "$id" in schema:
+            base = urljoin(base, schema["$id"])
         while "$ref" in schema:
             base, schema = self.resolve(base, schema["$ref"])
         return base, schema
 
-    def compile_ref(self, base: str, ref: str) -> Check:
-        uri, node = self.resolve(base, ref)
-        if uri not in self._memo:
-            cell: list[Check] = []
-            self._memo[uri] = lambda v: cell[0](v)  # breaks cycles while compiling
-            compiled = self.compile(uri, node)
-            cell.append(compiled)
-            self._memo[uri] = compiled
-        return self._memo[uri]
-
-    # -- structure helpers --------------------------------------------------------------
     def const_of(self, base: str, schema: dict[str, Any], prop: str) -> Any:
-        """The constant a schema fixes for ``prop``, or a sentinel when it fixes none."""
+        """The constant a schema fixes for ``prop`` (the same in every ``oneOf`` branch), else :data:`NO_CONST`."""
         base, schema = self.deref(base, schema)
         if "oneOf" in schema:
-            values = {json.dumps(self.const_of(base, b, prop)) for b in schema["oneOf"]}
-            if len(values) == 1:
-                return json.loads(values.pop())
-            return _NONE
+            found = [self.const_of(base, b, prop) for b in schema["oneOf"]]
+            if any(value is NO_CONST for value in found) or len({json.dumps(v) for v in found}) != 1:
+                return NO_CONST
+            return found[0]
+        values = self.values_of(base, schema, prop)
+        return values[0] if len(values) == 1 else NO_CONST
+
+    def values_of(self, base: str, schema: dict[str, Any], prop: str) -> list[Any]:
+        """The values ``prop`` may take (its ``const`` or ``enum``; a ``oneOf``'s branches in order), or ``[]``."""
+        base, schema = self.deref(base, schema)
+        if "oneOf" in schema:
+            return [value for branch in schema["oneOf"] for value in self.values_of(base, branch, prop)]
         sub = schema.get("properties", {}).get(prop)
-        if isinstance(sub, dict):
-            if "const" in sub:
-                return sub["const"]
-            if "enum" in sub and len(sub["enum"]) == 1:
-                return sub["enum"][0]
-        return _NONE
+        if not isinstance(sub, dict):
+            return []
+        return [sub["const"]] if "const" in sub else list(sub.get("enum", []))
+
+    def discriminator(self, base: str, branches: list[dict[str, Any]]) -> str:
+        """The property whose constant tells a ``oneOf``'s branches apart (``type``, ``role``...)."""
+        _, first = self.deref(base, branches[0])
+        candidates = ["type", "role"] if "oneOf" in first else list(first.get("properties", {}))
+        for prop in candidates:
+            consts = [self.const_of(base, b, prop) for b in branches]
+            if any(c is NO_CONST for c in consts):
+                continue
+            if len({json.dumps(c) for c in consts}) == len(consts):
+                return prop
+        raise SchemaCompileError(f"{base}: oneOf without a distinct const discriminator")
 
     def json_types(self, base: str, schema: dict[str, Any]) -> set[str]:
+        """The JSON Schema types a value of ``schema`` may have."""
         base, schema = self.deref(base, schema)
         declared = schema.get("type")
         if isinstance(declared, str):
@@ -200,7 +228,31 @@ class _Compiler:
             return {json_type(schema["const"])}
         if "enum" in schema:
             return {json_type(v) for v in schema["enum"]}
-        return set(_PY_TYPES)
+        return set(TYPE_NAMES)
+
+    def expected_name(self, base: str, schema: dict[str, Any], kind: str) -> str:
+        """How the live error names the type ``kind`` that ``schema`` declares: :data:`TYPE_NAMES`, but an
+        array whose items are objects is ``an array of objects``."""
+        items = schema.get("items")
+        if kind == "array" and isinstance(items, dict) and self.json_types(base, items) == {"object"}:
+            return "an array of objects"
+        return TYPE_NAMES[kind]
+
+
+class _Compiler(SchemaGraph):
+    def __init__(self, documents: Mapping[str, dict[str, Any]]) -> None:
+        super().__init__(documents)
+        self._memo: dict[str, Check] = {}
+
+    def compile_ref(self, base: str, ref: str) -> Check:
+        uri, node = self.resolve(base, ref)
+        if uri not in self._memo:
+            cell: list[Check] = []
+            self._memo[uri] = lambda v: cell[0](v)  # breaks cycles while compiling
+            compiled = self.compile(uri, node)
+            cell.append(compiled)
+            self._memo[uri] = compiled
+        return self._memo[uri]
 
     # -- compilation --------------------------------------------------------------------
     def compile(self, base: str, schema: dict[str, Any]) -> Check:
@@ -245,15 +297,7 @@ class _Compiler:
 
     def type_check(self, base: str, types: list[str], schema: dict[str, Any]) -> Check:
         predicates = [_PY_TYPES[t] for t in types]
-        names = []
-        for t in types:
-            if t == "array" and isinstance(schema.get("items"), dict) and self.json_types(
-                base, schema["items"]
-            ) == {"object"}:
-                names.append("an array of objects")
-            else:
-                names.append(TYPE_NAMES[t])
-        expected = _expected(names)
+        expected = _expected([self.expected_name(base, schema, t) for t in types])
         if len(predicates) == 1:
             pred = predicates[0]
 
@@ -372,8 +416,6 @@ class _Compiler:
     def compile_one_of(self, base: str, schema: dict[str, Any]) -> Check:
         branches = schema["oneOf"]
         prop = self.discriminator(base, branches)
-        if prop is None:
-            raise SchemaCompileError(f"{base}: oneOf without a distinct const discriminator")
         table: dict[Any, Check] = {}
         values: list[Any] = []
         for branch in branches:
@@ -384,7 +426,7 @@ class _Compiler:
 
         def check_one_of(value: Any) -> None:
             if type(value) is not dict:
-                raise _Fail("invalid_type", expected="an object", actual=describe_value(value))
+                raise _Fail("invalid_type", expected=TYPE_NAMES["object"], actual=describe_value(value))
             if prop not in value:
                 raise _Fail("missing_required_parameter", [prop])
             key = value[prop]
@@ -395,21 +437,6 @@ class _Compiler:
             branch_check(value)
 
         return check_one_of
-
-    def discriminator(self, base: str, branches: list[dict[str, Any]]) -> str | None:
-        _, first = self.deref(base, branches[0])
-        candidates: list[str] = []
-        if "oneOf" in first:
-            candidates = ["type", "role"]
-        else:
-            candidates = list(first.get("properties", {}))
-        for prop in candidates:
-            consts = [self.const_of(base, b, prop) for b in branches]
-            if _NONE in consts:
-                continue
-            if len({json.dumps(c) for c in consts}) == len(consts):
-                return prop
-        return None
 
     def compile_any_of(self, base: str, schema: dict[str, Any]) -> Check:
         by_type: dict[str, Check] = {}
@@ -430,9 +457,6 @@ class _Compiler:
             branch_check(value)
 
         return check_any_of
-
-
-_NONE = object()
 
 
 def schemas_root() -> Path:
@@ -458,18 +482,25 @@ class Schemas:
         for path in sorted(self.root.rglob("*.json")):
             doc = json.loads(path.read_text(encoding="utf-8"))
             self.documents[doc["$id"]] = doc
-        index_id = self._id_of("client_events.json")
         compiler = _Compiler(self.documents)
-        types: list[str] = []
-        checks: dict[str, Check] = {}
-        for ref in self.documents[index_id]["oneOf"]:
-            uri, node = compiler.resolve(index_id, ref["$ref"])
-            event_type = node["properties"]["type"]["const"]
-            types.append(event_type)
-            checks[event_type] = compiler.compile(uri, node)
-        self._compiler = compiler
-        self._dialect = _Dialect(tuple(types), checks)
+        self.graph: SchemaGraph = compiler
+        """The structure of these documents, for walks of them (the strategies' generation and breaks)."""
+        self.client_event_schemas = self._indexed("client_events.json")
+        """Each client event's schema (its base URI and node), by type, in the order of the index."""
+        checks = {event_type: compiler.compile(uri, node) for event_type, (uri, node) in
+                  self.client_event_schemas.items()}
+        self._dialect = _Dialect(tuple(checks), checks)
         self._server_validators: dict[str | None, Any] | None = None
+
+    def _indexed(self, relative: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The event schemas an index (``client_events.json``, ``server_events.json``) lists, by their
+        ``type`` constant: ``(base URI, schema)``."""
+        index_id = self._id_of(relative)
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for ref in self.documents[index_id]["oneOf"]:
+            uri, node = self.graph.resolve(index_id, ref["$ref"])
+            out[node["properties"]["type"]["const"]] = (uri, node)
+        return out
 
     def _id_of(self, relative: str) -> str:
         for uri in self.documents:
@@ -482,8 +513,35 @@ class Schemas:
         """The client event types the live service accepts, in the order its error lists them."""
         return self._dialect.client_types
 
+    @cached_property
+    def server_event_types(self) -> frozenset[str]:
+        """The server event types ``server_events.json`` documents."""
+        return frozenset(self._indexed("server_events.json"))
+
     def document(self, relative: str) -> dict[str, Any]:
         return self.documents[self._id_of(relative)]
+
+    def content_types(self, *, listed: bool = False) -> dict[str, tuple[str, ...]]:
+        """The content part types a client may send in a message, per role, in schema order (read from
+        ``MessageItem`` in ``common.json``: the one source of this table).
+
+        ``listed``: the types the live error lists when a part has another type (the part schema's
+        ``x-error-values`` where the live message names fewer types than the schema accepts).
+        """
+        return {role: types[listed] for role, types in self._role_content_types.items()}
+
+    @cached_property
+    def _role_content_types(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Per role: the part types its message schema accepts, and those the live error lists."""
+        graph, common = self.graph, self._id_of("common.json")
+        base, message = graph.deref(common, {"$ref": "#/$defs/MessageItem"})
+        table: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        for branch in message["oneOf"]:
+            item_base, item = graph.deref(base, branch)
+            part_base, part = graph.deref(item_base, item["properties"]["content"]["items"])
+            accepted = tuple(graph.values_of(part_base, part, "type"))
+            table[graph.const_of(item_base, item, "role")] = (accepted, tuple(part.get("x-error-values", accepted)))
+        return table
 
     def validate_client_event(self, event: dict[str, Any]) -> None:
         """Raise :class:`RealtimeError` (live code, message, param) if ``event`` is invalid.
@@ -495,7 +553,8 @@ class Schemas:
         try:
             if check is None:
                 if type(event_type) is not str:
-                    raise _Fail("invalid_type", ["type"], expected="a string", actual=describe_value(event_type))
+                    raise _Fail("invalid_type", ["type"], expected=TYPE_NAMES["string"],
+                                actual=describe_value(event_type))
                 raise _Fail("invalid_value", ["type"], given=event_type,
                             allowed=quote_values(self._dialect.client_types))
             check(event)
@@ -533,11 +592,8 @@ class Schemas:
         )
         index = self.document("server_events.json")
         validators: dict[str | None, Any] = {None: Draft202012Validator(index, registry=registry)}
-        for ref in index["oneOf"]:
-            uri = urljoin(index["$id"], ref["$ref"])
-            const = self.documents[urldefrag(uri)[0]].get("properties", {}).get("type", {}).get("const")
-            if isinstance(const, str) and not urldefrag(uri)[1]:
-                validators[const] = Draft202012Validator({"$ref": uri}, registry=registry)
+        for event_type, (uri, _) in self._indexed("server_events.json").items():
+            validators[event_type] = Draft202012Validator({"$ref": uri}, registry=registry)
         return validators
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import _events as ev
 import pytest
 from _live_verdicts import WRONG_CONTENT_TYPES
 
@@ -65,24 +66,22 @@ EVENT = obj({"type": {"const": "conversation.item.create"}, "event_id": {"type":
 @pytest.mark.parametrize(("role", "part_type", "message_text"), WRONG_CONTENT_TYPES)
 def test_role_content_type_errors_match_the_live_verdict_table(role: str, part_type: str, message_text: str) -> None:
     run = compile_schema(EVENT)
-    event = {"type": "conversation.item.create",
-             "item": {"type": "message", "role": role, "content": [{"type": part_type, "text": "hi"}]}}
+    event = ev.item_create(ev.message(role, {"type": part_type, "text": "hi"}))
     assert run(event) == ("invalid_value", "item.content[0].type", message_text)
 
 
 def test_missing_text_is_reported_before_the_part_type() -> None:
     # live: assistant {type: output_audio, transcript, audio: null} -> missing item.content[0].text
     run = compile_schema(EVENT)
-    event = {"type": "conversation.item.create", "item": {"type": "message", "role": "assistant", "content": [
-        {"type": "output_audio", "transcript": "x", "audio": None}]}}
+    event = ev.item_create(ev.message("assistant", {"type": "output_audio", "transcript": "x", "audio": None}))
     assert run(event) == ("missing_required_parameter", "item.content[0].text",
                           "Missing required parameter: 'item.content[0].text'.")
 
 
 def test_index_in_path_points_at_the_bad_part() -> None:
     run = compile_schema(EVENT)
-    event = {"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [
-        {"type": "input_text", "text": "ok"}, {"type": "text", "text": "bad"}]}}
+    event = ev.item_create(ev.message("user", {"type": "input_text", "text": "ok"},
+                                      {"type": "text", "text": "bad"}))
     assert run(event)[1] == "item.content[1].type"  # type: ignore[index]
 
 
@@ -90,8 +89,7 @@ def test_valid_values_pass() -> None:
     run = compile_schema(EVENT)
     for role, part in (("user", {"type": "input_audio", "audio": "AAAA"}), ("system", {"type": "input_text", "text": ""}),
                        ("assistant", {"type": "output_text", "text": "x"})):
-        assert run({"type": "conversation.item.create", "item": {"type": "message", "role": role,
-                                                                 "content": [part]}}) is None
+        assert run(ev.item_create(ev.message(role, part))) is None
 
 
 def test_unknown_missing_type_and_length_errors() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from _events import item_create, message
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -484,10 +485,6 @@ CONV = "conv_" + "C" * 21
 SESS = "sess_" + "D" * 21
 
 
-def item_create(role: str, part: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "conversation.item.create", "item": {"type": "message", "role": role, "content": [part]}}
-
-
 OK = None  # verdict: valid; otherwise a fragment that must appear among the (flattened) validation errors
 NO_SCHEMA = "no schema for this type"
 
@@ -526,7 +523,7 @@ def check_verdict(v: Draft202012Validator, event: dict[str, Any], verdict: str |
     ids=lambda v: v if isinstance(v, str) and " " not in v else (v.get("type") if isinstance(v, dict) else "rejected"),
 )
 def test_content_part_per_role(role: str, part: dict[str, Any], verdict: str | None) -> None:
-    check_verdict(CLIENT, item_create(role, part), verdict, "client/conversation.item.create.json")
+    check_verdict(CLIENT, item_create(message(role, part)), verdict, "client/conversation.item.create.json")
 
 
 @pytest.mark.parametrize(
