@@ -39,9 +39,11 @@ def core(frame: str, seconds: float) -> float:
     while time.perf_counter() - start < seconds:
         for _ in range(1000):
             session.receive_text(frame)
+            session.events_to_send()
         done += 1000
         if frame is APPEND:
             session.receive_text(CLEAR)
+            session.events_to_send()
         else:
             session.history.items.clear()
     return done / (time.perf_counter() - start)

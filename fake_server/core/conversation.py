@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from ..protocol.rules import RealtimeError
-
 __all__ = ["Item", "Conversation", "snapshot", "has_function_call"]
 
 
@@ -98,7 +96,8 @@ class Conversation:
         return self.items[-1].id if self.items else None
 
     def insert(self, item: Item, previous_item_id: str | None = None) -> str | None:
-        """Insert after ``previous_item_id`` (``None``: append; ``"root"``: first).
+        """Insert after ``previous_item_id`` (``None``: append; ``"root"``: first; any other id must exist,
+        :class:`KeyError` if not: the session checks it first).
 
         Returns the id of the item now before it (``None`` when it is first).
         """
@@ -109,7 +108,7 @@ class Conversation:
         else:
             found = self.index(previous_item_id)
             if found is None:
-                raise RealtimeError("item_create_invalid_previous_item_id", previous_item_id=previous_item_id)
+                raise KeyError(previous_item_id)
             index = found + 1
         self.items.insert(index, item)
         return self.items[index - 1].id if index > 0 else None

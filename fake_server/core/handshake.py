@@ -9,13 +9,16 @@ unknown model, or the retired beta header as one ``error`` event followed by a c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 from urllib.parse import parse_qs
 
 from ..protocol.ids import IdGenerator
-from ..protocol.rules import KEY_SUBPROTOCOL, RealtimeError, mask_key, offers_beta
-from ..script import Script
-from .session import CloseConnection, Session, SessionLimits
+from ..protocol.rules import KEY_SUBPROTOCOL, RealtimeError, masked_key_in_error, offers_beta
+from ..protocol.wire import DEFAULT_MODELS, REALTIME_PATHS, CloseConnection, Event, error_event
+from .journal import Cause, Journal
+from .limits import SessionLimits
+from .policy import DefaultPolicy, Policy
+from .session import Session
 
 __all__ = [
     "REALTIME_PATHS",
@@ -26,30 +29,6 @@ __all__ = [
     "is_realtime_path",
     "open_session",
 ]
-
-REALTIME_PATHS = ("/v1/realtime", "/realtime")
-
-DEFAULT_MODELS: frozenset[str] = frozenset(
-    {
-        "gpt-realtime",
-        "gpt-realtime-2025-08-28",
-        "gpt-realtime-mini",
-        "gpt-realtime-mini-2025-10-06",
-        "gpt-realtime-mini-2025-12-15",
-        "gpt-realtime-1.5",
-        "gpt-realtime-2",
-        "gpt-realtime-2-mini",
-        "gpt-realtime-2.1",
-        "gpt-realtime-2.1-mini",
-        "gpt-4o-realtime-preview",
-        "gpt-4o-realtime-preview-2024-10-01",
-        "gpt-4o-realtime-preview-2024-12-17",
-        "gpt-4o-realtime-preview-2025-06-03",
-        "gpt-4o-mini-realtime-preview",
-        "gpt-4o-mini-realtime-preview-2024-12-17",
-    }
-)
-
 
 
 @dataclass
@@ -62,8 +41,9 @@ class ServerPolicy:
     api_keys: frozenset[str] | None = None
     models: frozenset[str] = DEFAULT_MODELS
     limits: SessionLimits = field(default_factory=SessionLimits)
-    script: Script = field(default_factory=Script)
-    """What the model says and how the server misbehaves; shared by the server's connections."""
+    script: Policy = field(default_factory=DefaultPolicy)
+    """What the model says and how the server misbehaves; shared by the server's connections (the transport
+    sets a ``fake_server.script.Script``)."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +65,16 @@ class HandshakeRequest:
 
 @dataclass
 class Opening:
-    """The plan for a new connection: send ``events``, then close if ``close`` is set."""
+    """The plan for a new connection: send ``events``, then close if ``close`` is set.
+
+    ``journal`` records the connection whatever happens: the session's, or for a rejected handshake
+    (no session) one holding the rejection.
+    """
 
     subprotocol: str | None
     session: Session | None
-    events: list[dict[str, Any]]
+    events: list[Event]
+    journal: Journal
     close: CloseConnection | None = None
 
 
@@ -113,6 +98,25 @@ def _api_key(request: HandshakeRequest) -> str:
     return ""
 
 
+def _rejection(request: HandshakeRequest, policy: ServerPolicy) -> RealtimeError | None:
+    """The live error refusing this upgrade (key, then beta dialect, then model), or ``None`` to accept it."""
+    query = {k: v[0] for k, v in parse_qs(request.query, keep_blank_values=True).items()}
+    model = query.get("model") or None
+    key = _api_key(request)
+    if not key:
+        return RealtimeError("missing_auth")
+    if policy.api_keys is not None and key not in policy.api_keys:
+        return RealtimeError("invalid_api_key", masked_key=masked_key_in_error(key))
+    if offers_beta(request.headers.get("openai-beta"), request.subprotocols):
+        return RealtimeError("beta_api_shape_disabled")
+    if query.get("intent") != "transcription":
+        if model is None:
+            return RealtimeError("missing_model")
+        if model not in policy.models:
+            return RealtimeError("invalid_model", model=model)
+    return None
+
+
 def open_session(
     request: HandshakeRequest,
     policy: ServerPolicy,
@@ -120,34 +124,40 @@ def open_session(
     ids: IdGenerator,
     clock: Callable[[], float],
     index: int = 0,
+    new_journal: Callable[[int], Journal] = Journal,
+    on_failure: Callable[[Session | None, BaseException], None] | None = None,
 ) -> Opening:
-    """Check the upgrade request and either open a session or plan the live rejection."""
+    """Check the upgrade request and either open a session or plan the live rejection.
+
+    ``new_journal(max_entries)`` makes the connection's journal (a transport gives one its waiters can
+    wait on); ``on_failure`` hears of every bug of the fake on this connection, with the session when
+    there is one. A bug while opening the session is answered like the live service's own failures: a
+    ``server_error`` event, then close 1011.
+    """
     subprotocol = select_subprotocol(request.subprotocols)
-    query = {k: v[0] for k, v in parse_qs(request.query, keep_blank_values=True).items()}
-    model = query.get("model") or None
-    intent = query.get("intent") or None
+    journal = new_journal(policy.limits.journal_max_entries)
+    session: Session | None = None
     try:
-        key = _api_key(request)
-        if not key:
-            raise RealtimeError("missing_auth")
-        if policy.api_keys is not None and key not in policy.api_keys:
-            raise RealtimeError("invalid_api_key", masked_key=mask_key(key))
-        if offers_beta(request.headers.get("openai-beta"), request.subprotocols):
-            raise RealtimeError("beta_api_shape_disabled")
-        if intent != "transcription":
-            if model is None:
-                raise RealtimeError("missing_model")
-            if model not in policy.models:
-                raise RealtimeError("invalid_model", model=model)
-    except RealtimeError as exc:
-        event = {"type": "error", "event_id": ids.new("event"), "error": exc.body(None)}
-        reason = exc.spec.type if exc.code is None else f"{exc.spec.type}.{exc.code}"
-        assert exc.spec.close_code is not None
-        return Opening(subprotocol, None, [event], CloseConnection(exc.spec.close_code, reason))
-    kind = "transcription" if intent == "transcription" else "realtime"
-    session = Session(
-        model=model or "gpt-realtime", kind=kind, ids=ids, clock=clock, limits=policy.limits,
-        script=policy.script, index=index,
-    )
-    events = session.start()
-    return Opening(subprotocol, session, events, session.closing)
+        rejected = _rejection(request, policy)
+        if rejected is not None:
+            event = error_event(ids, rejected)
+            journal.server(clock(), [event], Cause(rejected.rule, handshake=True))
+            reason = rejected.spec.type if rejected.code is None else f"{rejected.spec.type}.{rejected.code}"
+            assert rejected.spec.close_code is not None
+            return Opening(subprotocol, None, [event], journal, CloseConnection(rejected.spec.close_code, reason))
+        query = {k: v[0] for k, v in parse_qs(request.query, keep_blank_values=True).items()}
+        kind = "transcription" if query.get("intent") == "transcription" else "realtime"
+        report = None if on_failure is None else (lambda exc: on_failure(session, exc))
+        session = Session(
+            model=query.get("model") or "gpt-realtime", kind=kind, ids=ids, clock=clock, limits=policy.limits,
+            script=policy.script, index=index, journal=journal, on_failure=report,
+        )
+        session.start()
+        return Opening(subprotocol, session, session.events_to_send(), journal, session.close_requested)
+    except Exception as exc:  # a bug of the fake before the session could answer: end politely
+        if on_failure is not None:
+            on_failure(None, exc)
+        event = error_event(ids, RealtimeError("server_error", session_id="unknown"))
+        journal = new_journal(policy.limits.journal_max_entries)
+        journal.server(clock(), [event], Cause("server_error", handshake=True))
+        return Opening(subprotocol, None, [event], journal, CloseConnection(1011, "server_error"))

@@ -3,31 +3,54 @@
 The session records into its journal as it decodes client frames and emits server events;
 the transport adds the handshake. Entries keep the decoded events (no second JSON parse)
 and the journal is bounded (the oldest entries are dropped past ``max_entries``), so a
-load test does not grow memory without limit.
+load test does not grow memory without limit. Every ``error`` the fake sends is recorded with
+its :class:`Cause`: what it answered and the rule it applied.
+
+The journal knows no threads: the transport hands it a lock (any context manager) and a hook
+to call after each recording, and does the waiting (``fake_server.transport.journal_wait``).
 """
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, ContextManager, Literal, Mapping, NamedTuple, Sequence
 
-from ..transport.wake import Wake
 from ..protocol.secrets import redact, redact_header, redact_query, redact_subprotocols
 
-__all__ = ["Entry", "Handshake", "Journal", "DEFAULT_MAX_ENTRIES", "event_matches", "redact"]
+__all__ = ["Cause", "Entry", "Handshake", "Journal", "DEFAULT_MAX_ENTRIES", "event_matches", "redact"]
 
 DEFAULT_MAX_ENTRIES = 10000
 
+
+class Cause(NamedTuple):
+    """Why the fake sent an ``error``: the client frame it answered (if any) and the rule it applied.
+
+    ``position`` is the journal position of that client frame (``None`` when no client frame
+    caused it: a rejected handshake, expiry, a failure while streaming); ``event`` is the frame
+    decoded, or ``raw`` the frame as received when it was no JSON object. ``rule`` names the row
+    of ``fake_server.protocol.rules.ERRORS`` (``"script"`` for an error a script made).
+    """
+
+    rule: str
+    position: int | None = None
+    event: dict[str, Any] | None = None
+    raw: str | bytes | None = None
+    handshake: bool = False
+    """The error rejected the WebSocket handshake."""
+
+
 class Entry(NamedTuple):
     """One frame. ``event`` is the decoded JSON object; ``raw`` is set only for frames that did
-    not decode to an object (invalid JSON, binary frames, JSON that is not an object)."""
+    not decode to an object (invalid JSON, binary frames, JSON that is not an object); ``cause``
+    only for the ``error`` events the fake sent."""
 
     direction: Literal["client", "server"]
     time: float
     event: dict[str, Any] | None = None
     raw: str | bytes | None = None
+    cause: Cause | None = None
 
     @property
     def type(self) -> str | None:
@@ -89,53 +112,59 @@ Direction = Literal["client", "server"]
 
 
 class Journal:
-    """The frames of one connection, in order. Safe to read and wait on from other threads and
-    event loops while the server writes.
+    """The frames of one connection, in order.
 
     Positions count every entry ever recorded (dropped ones too), so a position taken
-    earlier still means "after this point" once old entries are gone.
+    earlier still means "after this point" once old entries are gone. ``lock`` guards every
+    read and write (by default none: one thread); ``on_record`` is called, with the lock held,
+    after each recording (a transport wakes its waiters there).
     """
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, *, lock: ContextManager[Any] | None = None,
+                 on_record: Callable[[], None] | None = None) -> None:
         self.max_entries = max_entries
         self.handshake: Handshake | None = None
         """The upgrade request, keys redacted (set by the transport)."""
         self.dropped = 0
         """How many of the oldest entries were dropped to stay within ``max_entries``."""
         self._entries: deque[Entry] = deque(maxlen=max_entries)
-        self._lock = threading.Lock()
-        self._wake = Wake(self._lock)
+        self.lock: ContextManager[Any] = lock if lock is not None else contextlib.nullcontext()
+        self._on_record = on_record
 
-    def client(self, time: float, event: dict[str, Any] | None = None, raw: str | bytes | None = None) -> None:
+    def client(self, time: float, event: dict[str, Any] | None = None, raw: str | bytes | None = None) -> int:
+        """Record a client frame; its position."""
         entry = Entry("client", time, event, raw)
-        with self._lock:
+        with self.lock:
             if len(self._entries) == self.max_entries:
                 self.dropped += 1
             self._entries.append(entry)
-            if self._wake.watched:
-                self._wake.notify()
+            if self._on_record is not None:
+                self._on_record()
+            return self.dropped + len(self._entries) - 1
 
-    def server(self, time: float, events: list[dict[str, Any]]) -> None:
+    def server(self, time: float, events: list[dict[str, Any]], cause: Cause | None = None) -> None:
+        """Record server events as sent; ``cause`` goes with each ``error`` among them."""
         if not events:
             return
-        with self._lock:
+        with self.lock:
             entries = self._entries
             for event in events:
                 if len(entries) == self.max_entries:
                     self.dropped += 1
-                entries.append(Entry("server", time, event))
-            if self._wake.watched:
-                self._wake.notify()
+                entries.append(Entry("server", time, event, None,
+                                     cause if cause is not None and event.get("type") == "error" else None))
+            if self._on_record is not None:
+                self._on_record()
 
     @property
     def position(self) -> int:
         """How many entries were ever recorded: pass it as ``since`` to look only at later ones."""
-        with self._lock:
+        with self.lock:
             return self.dropped + len(self._entries)
 
     def entries(self, since: int = 0) -> list[Entry]:
         """A snapshot of the recorded frames, oldest first (from position ``since`` on)."""
-        with self._lock:
+        with self.lock:
             skip = since - self.dropped
             if skip <= 0:
                 return list(self._entries)
@@ -149,10 +178,11 @@ class Journal:
             and (type is None or entry.event.get("type") == type)
         ]
 
-    def _finder(
+    def finder(
         self, direction: Direction | None, type: str | None, fields: Mapping[str, Any], since: int
     ) -> Callable[[], Entry | None]:
-        """A check for :class:`Wake` that scans each entry once (called with the lock held)."""
+        """A check for a waiter: the first entry like this at or after ``since``, or ``None``. Call it with
+        :attr:`lock` held; each call scans only the entries recorded since the previous one."""
         cursor = since
 
         def find() -> Entry | None:
@@ -170,21 +200,7 @@ class Journal:
 
         return find
 
-    def wait_for(
-        self, type: str | None = None, fields: Mapping[str, Any] | None = None, *,
-        direction: Direction | None = "server", since: int = 0, timeout: float = 5.0,
-    ) -> Entry | None:
-        """Block until an entry like this is recorded (or already was, at or after ``since``); ``None`` on timeout."""
-        return self._wake.wait(self._finder(direction, type, fields or {}, since), timeout)
-
-    async def wait_for_async(
-        self, type: str | None = None, fields: Mapping[str, Any] | None = None, *,
-        direction: Direction | None = "server", since: int = 0, timeout: float = 5.0,
-    ) -> Entry | None:
-        """:meth:`wait_for` for any event loop (it never blocks the loop)."""
-        return await self._wake.wait_async(self._finder(direction, type, fields or {}, since), timeout)
-
     def __repr__(self) -> str:
-        with self._lock:
+        with self.lock:
             count = len(self._entries)
         return f"<Journal {count} entries, {self.dropped} dropped, handshake={self.handshake!r}>"

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-__all__ = ["ModelOutput", "Reply", "ResponseContext", "Responder", "DefaultResponder", "GREETING"]
+__all__ = ["ModelOutput", "Reply", "ResponseContext", "Responder", "DefaultResponder", "GREETING", "reply_of"]
 
 GREETING = "Hello! How can I help you today?"
 
@@ -97,6 +97,12 @@ class ResponseContext:
 
 class Responder(Protocol):
     def reply(self, context: ResponseContext) -> list[ModelOutput] | Reply: ...
+
+
+def reply_of(responder: Responder, context: ResponseContext) -> Reply:
+    """The responder's answer as a :class:`Reply` (a bare list of outputs is a plain reply)."""
+    produced = responder.reply(context)
+    return produced if isinstance(produced, Reply) else Reply(outputs=tuple(produced))
 
 
 def _placeholder(schema: Any) -> Any:

@@ -1,8 +1,8 @@
 """A response as a stream of timed steps, in the live event order (FACTS §5.6).
 
 The session creates a :class:`ResponseStream` on ``response.create`` and sends
-``response.created`` at once; the transport then pulls the rest step by step (see
-:meth:`fake_server.core.session.Session.next_step`), so a response stays in progress until its
+``response.created`` at once; the rest goes out step by step as time advances (see
+:class:`fake_server.core.schedule.Scheduler`), so a response stays in progress until its
 ``response.done`` has actually been handed out, as live, however fast the pacing.
 Each step carries a media offset (ms since the response started): real-time pacing sends a
 step when its audio would start playing; the default pacing sends at once.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generator, Sequence
 
 from . import speech
 from ..protocol.b64 import b64encode
+from ..protocol.wire import RATE_LIMIT_TOKENS, CloseConnection, Event, server_event
 from .conversation import Conversation, Item, snapshot
 from .responder import ModelOutput, Reply
 from .usage import Segment, output_audio_tokens, text_tokens, usage_object
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ResponseParams", "ResponseStream", "Step", "TEXT_CHARS_PER_SECOND"]
 
-Event = dict[str, Any]
 TEXT_CHARS_PER_SECOND = 15.0
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 _ARGUMENT_CHUNK = 12
@@ -35,11 +35,13 @@ _ARGUMENT_CHUNK = 12
 @dataclass(frozen=True)
 class Step:
     """Events to send together, ``offset_ms`` of media time after the stream started (scaled by
-    the pacing) plus ``delay_ms`` of scripted delay (not scaled)."""
+    the pacing) plus ``delay_ms`` of scripted delay (not scaled); ``close``: the connection is to
+    close once they are sent (a script's close mid-response)."""
 
     offset_ms: float
     events: list[Event]
     delay_ms: float = 0.0
+    close: CloseConnection | None = None
 
 
 @dataclass
@@ -112,9 +114,7 @@ class ResponseStream:
 
     # ------------------------------------------------------------------ events
     def _event(self, type_: str, **payload: Any) -> Event:
-        event: Event = {"type": type_, "event_id": self.ids.new("event")}
-        event.update(payload)
-        return event
+        return server_event(self.ids, type_, **payload)
 
     def _response_object(self) -> dict[str, Any]:
         p = self.params
@@ -132,12 +132,27 @@ class ResponseStream:
             "metadata": p.metadata,
         }
 
-    def created(self) -> Event:
-        return self._event("response.created", response=self._response_object())
+    def created(self) -> tuple[list[Event], CloseConnection | None]:
+        """``response.created``, unless the script closes the connection before it (and that close)."""
+        return self._until_scripted_close([self._event("response.created", response=self._response_object())])
 
     # ------------------------------------------------------------------ stepping
     def next_step(self) -> Step | None:
-        return next(self._steps, None)
+        """The next step, cut short where the script closes the connection."""
+        step = next(self._steps, None)
+        if step is None:
+            return None
+        events, close = self._until_scripted_close(step.events)
+        return Step(step.offset_ms, events, step.delay_ms, close)
+
+    def _until_scripted_close(self, events: list[Event]) -> tuple[list[Event], CloseConnection | None]:
+        """Cut the events where the script closes the connection (and the close to make); count them as sent."""
+        close = self.reply.close
+        cut = close is not None and self.sent + len(events) >= self.reply.close_after
+        if cut:
+            events = events[:max(0, self.reply.close_after - self.sent)]
+        self.sent += len(events)
+        return events, CloseConnection(*close) if close is not None and cut else None
 
     def _run(self) -> Generator[Step, None, None]:
         at = 0.0
@@ -336,7 +351,7 @@ class ResponseStream:
         return [self._event("response.done", response=self._response_object())]
 
     def _rate_limits(self) -> Event:
-        limit = 40000
+        limit = RATE_LIMIT_TOKENS
         used = self.usage["total_tokens"] if self.usage else 0
         return self._event("rate_limits.updated", rate_limits=[{
             "name": "tokens", "limit": limit, "remaining": max(0, limit - used),
@@ -344,8 +359,11 @@ class ResponseStream:
 
     # ------------------------------------------------------------------ cancel
     def cancel(self, reason: str) -> list[Event]:
-        """End now: close what is open (status ``incomplete``), then ``response.done`` cancelled."""
-        self._steps.close()
+        """End now: close what is open (status ``incomplete``), then ``response.done`` cancelled.
+
+        The steps not taken are simply never asked for (the session stops scheduling the stream), so a
+        cancel made while handling a client event that is then rolled back can be undone (:meth:`save`).
+        """
         events: list[Event] = []
         if self._item is not None:
             index = len(self.output) - 1
@@ -359,3 +377,20 @@ class ResponseStream:
         events += self._finish("cancelled")
         events.append(self._rate_limits())
         return events
+
+    # ------------------------------------------------------------------ rollback
+    def save(self) -> tuple[dict[str, Any], Item | None, str | None, dict[int, bytes | bytearray]]:
+        """What :meth:`cancel` changes (this stream's fields, and the status and audio of its open item)."""
+        item = self._item
+        if item is None:
+            return dict(vars(self)), None, None, {}
+        return dict(vars(self)), item, item.data["status"], dict(item.audio)
+
+    def restore(self, saved: tuple[dict[str, Any], Item | None, str | None, dict[int, bytes | bytearray]]) -> None:
+        """Undo a :meth:`cancel`: back to what :meth:`save` returned."""
+        fields, item, status, audio = saved
+        vars(self).update(fields)
+        if item is not None:
+            item.data["status"] = status
+            item.audio = audio
+            item.changed()

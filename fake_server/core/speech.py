@@ -42,7 +42,7 @@ import math
 import operator
 import sys
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, Mapping, Union
 
@@ -475,10 +475,16 @@ def transcribe(data: Buffer, audio_format: AudioFormat = PCM_24K) -> str:
 
 @dataclass(frozen=True)
 class VadEvent:
-    """``audio_ms`` counts from the first byte fed to the detector (plus its ``start_ms``)."""
+    """``audio_ms`` counts from the first byte fed to the detector (plus its ``start_ms``).
+
+    ``decided_ms`` (on the same clock, not compared) is the end of the frame that decided it: the
+    first loud frame for a start, the frame completing the silence for a stop. Audio up to there is
+    what the detector had heard when it decided, whatever the chunking.
+    """
 
     kind: Literal["speech_started", "speech_stopped"]
     audio_ms: float
+    decided_ms: float = field(default=0.0, compare=False)
 
 
 class VoiceActivityDetector:
@@ -553,6 +559,18 @@ class VoiceActivityDetector:
         self._speaking = False
         self._quiet_frames = 0
 
+    def save(self) -> tuple[int, bytes, bool, int, int]:
+        """Everything :meth:`feed` and :meth:`reset` change, for :meth:`restore`."""
+        return self._fed, self._rem, self._speaking, self._quiet_frames, self._last_loud_end
+
+    def restore(self, saved: tuple[int, bytes, bool, int, int]) -> None:
+        """Go back to what :meth:`save` returned (the settings stay as they are)."""
+        self._fed, self._rem, self._speaking, self._quiet_frames, self._last_loud_end = saved
+
+    def _ms(self, offset: int) -> float:
+        """A stream offset in bytes, in milliseconds on the detector's clock."""
+        return self._start_ms + offset / self._bpm
+
     def _loud_frames(self, buf: bytes, frames: int) -> list[bool] | None:
         """Loudness of each whole frame of ``buf``; None when all are quiet."""
         end = frames * self._frame
@@ -590,24 +608,26 @@ class VoiceActivityDetector:
         if loud is None:
             if not self._speaking:
                 return []
+            needed = self._stop_frames - self._quiet_frames  # quiet frames still to come before the stop
             self._quiet_frames += frames
             if self._quiet_frames < self._stop_frames:
                 return []
             self._speaking = False
-            return [VadEvent("speech_stopped", self._start_ms + self._last_loud_end / self._bpm)]
+            return [VadEvent("speech_stopped", self._ms(self._last_loud_end), self._ms(origin + needed * self._frame))]
         events: list[VadEvent] = []
         frame = self._frame
         for j, is_loud in enumerate(loud):
             if is_loud:
                 if not self._speaking:
                     self._speaking = True
-                    at = self._start_ms + (origin + j * frame) / self._bpm - self._prefix
-                    events.append(VadEvent("speech_started", max(0.0, at)))
+                    at = self._ms(origin + j * frame) - self._prefix
+                    events.append(VadEvent("speech_started", max(0.0, at), self._ms(origin + (j + 1) * frame)))
                 self._quiet_frames = 0
                 self._last_loud_end = origin + (j + 1) * frame
             elif self._speaking:
                 self._quiet_frames += 1
                 if self._quiet_frames >= self._stop_frames:
                     self._speaking = False
-                    events.append(VadEvent("speech_stopped", self._start_ms + self._last_loud_end / self._bpm))
+                    events.append(VadEvent("speech_stopped", self._ms(self._last_loud_end),
+                                           self._ms(origin + (j + 1) * frame)))
         return events

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import _core
-from _core import NOW, drain, send
+from _core import NOW, drain, expire, next_due, next_step, send, start
 
 from fake_server import speech
 from fake_server.protocol.ids import IdGenerator
@@ -138,7 +138,7 @@ def test_active_until_response_done_is_handed_out() -> None:
     text_mode(session)
     say(session, "hello")
     send(session, {"type": "response.create"})
-    while (step := session.next_step()) is not None:
+    while (step := next_step(session)) is not None:
         if any(e["type"] == "response.done" for e in step.events):
             break
         assert session.active_response is not None
@@ -151,7 +151,7 @@ def test_cancel_mid_stream_closes_open_parts_with_partial_output() -> None:
     send(session, {"type": "response.create"})
     seen = []
     for _ in range(5):
-        step = session.next_step()
+        step = next_step(session)
         assert step is not None
         seen += step.events
     cancelled = send(session, {"type": "response.cancel"})
@@ -164,7 +164,7 @@ def test_cancel_mid_stream_closes_open_parts_with_partial_output() -> None:
     assert done["status"] == "cancelled"
     assert done["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
     assert done["output"][0]["status"] == "incomplete"
-    assert session.next_step() is None
+    assert next_step(session) is None
     assert send(session, {"type": "response.cancel"})[0]["error"]["code"] == "response_cancel_not_active"
 
 
@@ -271,9 +271,9 @@ def test_server_vad_turn_from_codec_audio() -> None:
                                                               "model": "gpt-4o-mini-transcribe"}}}}})
     stream = speech.silence(500) + speech.synthesize("what time is it") + speech.silence(600)
     events: list[dict[str, Any]] = []
-    for start in range(0, len(stream), 960):  # 20 ms chunks
+    for offset in range(0, len(stream), 960):  # 20 ms chunks
         events += send(session, {"type": "input_audio_buffer.append",
-                                 "audio": base64.b64encode(stream[start:start + 960]).decode()})
+                                 "audio": base64.b64encode(stream[offset:offset + 960]).decode()})
     assert types(events)[:6] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
                                  "input_audio_buffer.committed", "conversation.item.added",
                                  "conversation.item.done", "response.created"]
@@ -292,7 +292,7 @@ def test_speech_during_a_response_interrupts_it() -> None:
     session = make_session()
     say(session, "talk to me")
     send(session, {"type": "response.create"})
-    session.next_step()
+    next_step(session)
     speech_audio = speech.synthesize("stop")
     events = send(session, {"type": "input_audio_buffer.append",
                             "audio": base64.b64encode(speech_audio).decode()})
@@ -349,11 +349,11 @@ def test_transcription_session_transcribes_commits_and_refuses_responses() -> No
 
 def test_expiry_reports_the_live_error_and_asks_for_close_1001() -> None:
     session = make_session()
-    [error] = session.expire()
+    [error] = expire(session)
     assert error["error"]["code"] == "session_expired"
     assert error["error"]["message"] == "Your session hit the maximum duration of 60 minutes."
-    assert session.closing is not None and session.closing.code == 1001
-    assert session.closing.reason == error["error"]["message"]
+    assert session.close_requested is not None and session.close_requested.code == 1001
+    assert session.close_requested.reason == error["error"]["message"]
     assert session.expires_at == NOW + 3600
 
 
@@ -362,7 +362,7 @@ def test_pacing_spreads_steps_over_the_audio_duration() -> None:
     say(session, "pace me")
     send(session, {"type": "response.create"})
     dues = []
-    while (step := session.next_step()) is not None:
+    while (step := next_step(session)) is not None:
         dues.append(step.due)
     assert dues[0] == NOW and dues[-1] > NOW + 0.3
     assert dues == sorted(dues)
@@ -412,7 +412,7 @@ def paced_session(clock: _Clock, **settings: Any) -> Session:
     """A text-mode session streaming in real time on a clock the test moves."""
     session = Session(model="gpt-realtime", ids=IdGenerator(5, clock), clock=clock,
                       limits=SessionLimits(validate_server_events=True, pacing=1.0), **settings)
-    session.start()
+    start(session)
     text_mode(session)
     say(session, "one two three four five six")
     send(session, {"type": "response.create"})
@@ -422,14 +422,14 @@ def paced_session(clock: _Clock, **settings: Any) -> Session:
 def test_a_prepared_batch_is_journaled_only_when_taken() -> None:
     clock = _Clock()
     session = paced_session(clock)
-    while (due := session.next_due()) is not None and due <= clock.now:
-        session.next_step()
+    while (due := next_due(session)) is not None and due <= clock.now:
+        next_step(session)
     assert due is not None and due > clock.now  # a delta waits for its time
     journaled = len(session.journal.entries())
-    assert session.next_due() == due  # asking again prepares nothing new
+    assert next_due(session) == due  # asking again prepares nothing new
     assert len(session.journal.entries()) == journaled  # nothing of it is recorded before it is sent
     clock.now = due
-    step = session.next_step()
+    step = next_step(session)
     assert step is not None and types(step.events) == ["response.output_text.delta"]
     [entry] = session.journal.entries()[journaled:]
     assert entry.event == step.events[0] and entry.time == due
@@ -438,11 +438,11 @@ def test_a_prepared_batch_is_journaled_only_when_taken() -> None:
 def test_a_cancel_drops_the_batch_waiting_for_its_time() -> None:
     clock = _Clock()
     session = paced_session(clock)
-    while (due := session.next_due()) is not None and due <= clock.now:
-        session.next_step()
+    while (due := next_due(session)) is not None and due <= clock.now:
+        next_step(session)
     cancelled = send(session, {"type": "response.cancel"})
     assert types(cancelled)[-2:] == ["response.done", "rate_limits.updated"]
-    assert session.next_due() is None and session.next_step() is None  # no delta after response.done
+    assert next_due(session) is None and next_step(session) is None  # no delta after response.done
     sent = [e["type"] for e in session.journal.events("server")]
     assert sent.index("response.done") == len(sent) - 2
 
@@ -450,8 +450,8 @@ def test_a_cancel_drops_the_batch_waiting_for_its_time() -> None:
 def test_the_response_done_waiting_for_its_time_keeps_the_response_active() -> None:
     clock = _Clock()
     session = paced_session(clock)
-    while (due := session.next_due()) is not None:
-        step = session.next_step() if due <= clock.now else None
+    while (due := next_due(session)) is not None:
+        step = next_step(session) if due <= clock.now else None
         if step is None:
             clock.now = due
         elif "response.done" in types(step.events):
@@ -465,11 +465,11 @@ def _stream_under_faults(talk: bool, **faults: Any) -> list[tuple[str, Any]]:
     from fake_server.script import Script
 
     session = _core.make_session(4, script=Script().inject(seed=11, **faults))
-    session.start()
+    start(session)
     text_mode(session)
     say(session, "tell me something with quite a few words in it please")
     events = send(session, {"type": "response.create"})
-    while (step := session.next_step()) is not None:
+    while (step := next_step(session)) is not None:
         events += step.events
         if talk:
             say(session, "meanwhile")
@@ -497,7 +497,7 @@ def test_close_after_events_counts_an_event_reordered_past_its_streams_end() -> 
 
     def run(seed: int, **faults: Any) -> Session:
         session = _core.make_session(4, script=Script().inject(seed=seed, reorder=0.5, **faults))
-        session.start()
+        start(session)
         text_mode(session)
         say(session, "one two three")
         send(session, {"type": "response.create"})
@@ -507,5 +507,5 @@ def test_close_after_events_counts_an_event_reordered_past_its_streams_end() -> 
     for seed in range(20):
         sent = len(run(seed).journal.events("server"))
         closing = run(seed, close_after_events=(sent, 4000, ""))
-        assert closing.closing is not None and len(closing.journal.events("server")) == sent, seed
-        assert run(seed, close_after_events=(sent + 1, 4000, "")).closing is None
+        assert closing.close_requested is not None and len(closing.journal.events("server")) == sent, seed
+        assert run(seed, close_after_events=(sent + 1, 4000, "")).close_requested is None

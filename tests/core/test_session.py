@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from _live_verdicts import WRONG_CONTENT_TYPES
 
-from _core import NOW, make_session, send
+from _core import NOW, make_session, send, send_binary, send_text, start
 
 from fake_server.core.session import Item
 
@@ -38,7 +38,7 @@ def pcm(ms: int) -> str:
 # ---------------------------------------------------------------- session.created / update
 def test_session_created_has_the_live_shape_and_id_formats() -> None:
     session = make_session()
-    [created] = session.start()
+    [created] = start(session)
     assert list(created) == ["type", "event_id", "session"]
     assert re.fullmatch(r"event_[A-Za-z0-9]{21}", created["event_id"])
     s = created["session"]
@@ -51,7 +51,7 @@ def test_session_created_has_the_live_shape_and_id_formats() -> None:
 
 
 def test_transcription_session_shape() -> None:
-    [created] = make_session(kind="transcription").start()
+    [created] = start(make_session(kind="transcription"))
     s = created["session"]
     assert (s["type"], s["object"]) == ("transcription", "realtime.transcription_session")
     assert list(s) == ["type", "object", "id", "expires_at", "audio", "include"]
@@ -142,14 +142,14 @@ def test_unknown_event_type_lists_the_accepted_types_in_live_order() -> None:
 
 def test_frame_level_errors_keep_the_session_usable() -> None:
     session = make_session()
-    assert only_error(session.receive_text("{not json"))["code"] == "invalid_json"
-    assert only_error(session.receive_text("{not json"))["message"].startswith(
+    assert only_error(send_text(session, "{not json"))["code"] == "invalid_json"
+    assert only_error(send_text(session, "{not json"))["message"].startswith(
         "Invalid event: failed to parse JSON value. ")
-    binary = only_error(session.receive_binary(b"\x00\x01"))
+    binary = only_error(send_binary(session, b"\x00\x01"))
     assert (binary["code"], binary["message"]) == (
         "invalid_event", "Expected a text WebSocket message; binary frames are not supported.")
     assert only_error(send(session, {"event_id": "x"}))["message"] == "The 'type' field is missing."
-    assert only_error(session.receive_text("[1, 2]"))["code"] == "invalid_event"
+    assert only_error(send_text(session, "[1, 2]"))["code"] == "invalid_event"
     assert only_error(send(session, {"type": "ping"}))["event_id"] is None
     assert [e["type"] for e in send(session, {"type": "conversation.item.create", "item": user_text("hi")})] == [
         "conversation.item.added", "conversation.item.done"]
@@ -337,13 +337,13 @@ def test_response_cancel_with_nothing_active() -> None:
 def test_session_close_asks_the_transport_to_close() -> None:
     session = make_session()
     assert send(session, {"type": "session.close"}) == []
-    assert session.closing is not None and session.closing.code == 1000
+    assert session.close_requested is not None and session.close_requested.code == 1000
 
 
 def test_seeded_sessions_are_reproducible() -> None:
     def run() -> list[dict[str, Any]]:
         session = make_session(seed=42)
-        out = session.start()
+        out = start(session)
         out += send(session, {"type": "conversation.item.create", "item": user_text("x")})
         out += send(session, {"type": "nope"})
         return out

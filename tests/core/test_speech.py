@@ -386,3 +386,27 @@ def test_vad_accepts_memoryview_and_bytearray() -> None:
 def test_module_exports() -> None:
     for name in speech.__all__:
         assert hasattr(speech, name)
+
+
+@pytest.mark.parametrize("size", [1, 7, 480, 4800, 10**7])
+def test_the_vad_says_where_it_decided_whatever_the_chunking(size: int) -> None:
+    utterance = synthesize("decide")
+    stream = silence(500) + utterance + silence(400)
+    events = feed_in_chunks(VoiceActivityDetector(silence_duration_ms=200), stream, size)
+    started, stopped = events
+    frame_ms = 10.0
+    assert started.decided_ms == 500 + frame_ms  # the end of the first loud frame
+    assert stopped.decided_ms == stopped.audio_ms + 200  # the end of the silence that ends the turn
+    assert [e.decided_ms for e in VoiceActivityDetector(silence_duration_ms=200).feed(stream)] == [
+        e.decided_ms for e in events]
+
+
+def test_a_vad_saved_and_restored_hears_the_same() -> None:
+    stream = synthesize("one") + silence(300) + synthesize("two") + silence(300)
+    vad = VoiceActivityDetector()
+    first = vad.feed(stream[:20000])
+    saved = vad.save()
+    rest = vad.feed(stream[20000:])
+    vad.restore(saved)
+    assert vad.feed(stream[20000:]) == rest
+    assert first + rest == VoiceActivityDetector().feed(stream)
