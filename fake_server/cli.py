@@ -1,16 +1,24 @@
-"""The ``fake-realtime`` command: run the fake Realtime server from a shell."""
+"""The ``fake-realtime`` command: run the fake Realtime server from a shell (``serve``), replay recorded
+scenarios against a URL (``replay``), record a session through a proxy (``record``).
+
+The scenario commands are here, not in ``fake_server.scenarios``: they print, wait for Ctrl-C and run event
+loops, which is the face's job; the scenario modules are imported when their command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from .transport.signals import stop_requested
+from .core.session import SessionLimits
 from .script import ScriptFileError, load_script
 from .transport.server import FakeRealtimeServer
-from .core.session import SessionLimits
+from .transport.signals import stop_requested
+
+if TYPE_CHECKING:
+    from .scenarios.record import RecordingProxy
 
 __all__ = ["main"]
 
@@ -115,12 +123,103 @@ async def _serve(args: argparse.Namespace) -> None:
     print("stopped", flush=True)
 
 
+def run_replay_command(
+    paths: Sequence[str], url: str, *, timeout: float | None = None, compare_url: str | None = None,
+    report: str | None = None, names: tuple[str, str] = ("fake", "live"),
+    out: Callable[[str], None] = print, err: Callable[[str], None] | None = None,
+) -> int:
+    """``fake-realtime replay``: replay scenario files (and directories of them) against ``url``.
+
+    Prints one progress line per scenario, then the failures with their diffs, then a total. With
+    ``compare_url`` each scenario is replayed there too and a fake-vs-live divergence report is written
+    to ``report`` (or printed). Exit code: 0 when every scenario passed (a scenario with a known
+    ``divergence`` may fail), 1 when one failed, 2 when a scenario file could not be used."""
+    from .scenarios.format import ScenarioError, load_scenarios
+    from .scenarios.replay import ReplayResult, divergence_report, replay_many
+
+    def error(text: str) -> None:
+        (err or out)(text)
+
+    try:
+        scenarios = load_scenarios(paths)
+    except ScenarioError as exc:
+        error(f"fake-realtime replay: {exc}")
+        return 2
+    if not scenarios:
+        error("fake-realtime replay: no scenario files given (a directory is searched for *.jsonl)")
+        return 2
+    targets = [url] if compare_url is None else [url, compare_url]
+    runs: list[list[ReplayResult]] = []
+    for target in targets:
+        label = "" if compare_url is None else f"{names[len(runs)]} "
+
+        def progress(done: int, total: int, result: ReplayResult, label: str = label) -> None:
+            known = " (known divergence)" if not result.passed and result.scenario.divergence else ""
+            out(f"[{done}/{total}] {label}{result.summary()}{known}")
+
+        runs.append(asyncio.run(replay_many(scenarios, target, timeout=timeout, progress=progress)))
+    failed = 0
+    for results in runs:
+        for result in results:
+            if not result.passed:
+                out("")
+                out(result.report())
+                if not result.scenario.divergence:
+                    failed += 1
+    if compare_url is not None:
+        text = divergence_report(list(zip(runs[0], runs[1])), names=names)
+        if report:
+            with open(report, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            out(f"divergence report: {report}")
+        else:
+            out("")
+            out(text)
+    total = sum(len(r) for r in runs)
+    passed = sum(r.passed for results in runs for r in results)
+    out(f"{passed} passed, {total - passed} failed ({total - passed - failed} of them known divergences)")
+    return 1 if failed else 0
+
+
+async def _record_until_stopped(proxy: RecordingProxy, out: Callable[[str], None]) -> None:
+    async with proxy:
+        out("fake-realtime record listening")
+        out(f"url: {proxy.url}")
+        out(f"websocket_base_url: {proxy.base_url}")
+        out(f"upstream: {proxy.upstream}")
+        out(f"out: {proxy.out}")
+        out("press Ctrl-C to stop; the file is written after every connection")
+        await stop_requested()
+
+
+def run_record_command(
+    upstream: str, port: int, out_file: str, *, name: str | None = None, description: str | None = None,
+    summarize_audio: bool = False, out: Callable[[str], None] = print,
+) -> int:
+    """``fake-realtime record``: proxy 127.0.0.1:``port`` to ``upstream`` until Ctrl-C/SIGTERM, writing
+    the scenario to ``out_file``. Exit code 0, or 1 when the port cannot be bound."""
+    from .scenarios.record import RecordingProxy
+
+    proxy = RecordingProxy(
+        upstream, port=port, out=out_file, name=name, summarize_audio=summarize_audio,
+        description=description or "Recorded with fake-realtime record.",
+        on_saved=lambda path: out(f"saved: {path}"),
+    )
+    try:
+        asyncio.run(_record_until_stopped(proxy, out))
+    except KeyboardInterrupt:  # the loop had no signal handler
+        pass
+    except OSError as exc:
+        out(f"fake-realtime record: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        return 1
+    out("stopped")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "replay":
-        from .scenarios.replay import run_replay_command
-
         try:
             return run_replay_command(args.scenarios, args.url, timeout=args.timeout,
                                       compare_url=args.compare_url, report=args.report,
@@ -132,8 +231,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
             return 1
     if args.command == "record":
-        from .scenarios.record import run_record_command
-
         return run_record_command(args.upstream, args.port, args.out, name=args.name,
                                   description=args.description, summarize_audio=args.summarize_audio,
                                   out=lambda text: print(text, flush=True))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 from .scenarios.record import RecordingProxy
 from .scenarios.replay import LIVE_URL, ReplayResult, divergence_report, replay_sync
 from .scenarios.format import Scenario, ScenarioError, load_scenario
+from .transport.runner import LoopRunner
 from .transport.server import FakeRealtimeServer
 
 __all__ = [
@@ -265,21 +265,14 @@ class _ProxyThread:
 
     def __init__(self, proxy: RecordingProxy) -> None:
         self.proxy = proxy
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="realtime-recorder")
+        self.runner = LoopRunner("realtime-recorder", start_timeout=10)
 
     def __enter__(self) -> RecordingProxy:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.proxy.start(), self.loop).result(10)
+        self.runner.start(self.proxy.start, self.proxy.stop)
         return self.proxy
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(self.proxy.stop(), self.loop).result(30)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-            self.loop.close()
+        self.runner.stop()
 
 
 class Cassette:

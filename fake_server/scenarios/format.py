@@ -11,7 +11,10 @@ one connection, in the order they happened::
 Server lines are expectations: their ``event`` may hold matchers (``{"$id": "item", "bind": "item_1"}``,
 ``{"$text": true}``, ...) where a value varies between runs. Client lines are what the replayer sends:
 their ``event`` may hold placeholders (``{"$ref": "item_1"}``, ``{"$speech": {...}}``) that are filled in
-when the line is sent. The format is documented in ``docs/scenarios.md``.
+when the line is sent. The format is documented in ``docs/scenarios.md`` and written down as a JSON Schema in
+``schemas/scenario.json``: every line is checked against it through the one checking path of the fake's file
+formats (:mod:`fake_server.protocol.formats`), then for what a schema cannot say (names bound by an earlier
+server line, connections the header declares, no key subprotocol).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from ..protocol.formats import find_problem, format_validator
 from ..protocol.rules import BETA_HEADER, BETA_SUBPROTOCOL, KEY_SUBPROTOCOL
+from ..protocol.schema import format_path, json_type
 from ..core.speech import silence, synthesize
 
 __all__ = [
@@ -63,19 +69,14 @@ ID_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 """Server-assigned id formats (FACTS §3): prefix plus 21 base62 characters (``call_`` plus 16)."""
 
-JSON_TYPES = ("string", "integer", "number", "boolean", "null", "object", "array")
-
 MATCHERS = ("$any", "$type", "$id", "$text", "$audio", "$match", "$ref", "$format", "$partial")
-"""The matchers a server line may hold (each is a one-key object, ``$id`` may add ``bind``)."""
+"""The matchers a server line may hold (each is a one-key object, ``$id`` may add ``bind``); the schema's
+``$defs/matcher`` lists the same."""
 
 PLACEHOLDERS = ("$ref", "$format", "$speech", "$silence")
-"""The placeholders a client line may hold."""
+"""The placeholders a client line may hold (the schema's ``$defs/placeholder``)."""
 
 _FORMAT_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_HEADER_KEYS = {"scenario", "name", "description", "dialect", "model", "source", "recorded_at", "connections",
-                "divergence", "timeout"}
-_CONNECTION_KEYS = {"model", "query", "dialect", "subprotocols"}
-_LINE_KEYS = {"dir", "conn", "t", "event", "close", "wait", "order", "optional"}
 
 
 class ScenarioError(ValueError):
@@ -115,18 +116,14 @@ class Connection:
 
 
 @dataclass(frozen=True)
-class ClientLine:
-    """A frame the replayer sends (an event, or a close)."""
+class _LineBase:
+    """What every line has: its number in the file, its connection, its time, and an event or a close."""
 
     number: int
     conn: str
     t: float
     event: dict[str, Any] | None
     close: dict[str, Any] | None = None
-    wait: Literal["previous", "none"] | dict[str, Any] = "previous"
-    """``"previous"``: send once every ordered server line before this one (same connection) was seen;
-    ``"none"``: send at once; an object: send once a server event holding these fields arrived (``conn``
-    names another connection, ``type`` the event type)."""
 
     @property
     def label(self) -> str:
@@ -134,14 +131,19 @@ class ClientLine:
 
 
 @dataclass(frozen=True)
-class ServerLine:
+class ClientLine(_LineBase):
+    """A frame the replayer sends (an event, or a close)."""
+
+    wait: Literal["previous", "none"] | dict[str, Any] = "previous"
+    """``"previous"``: send once every ordered server line before this one (same connection) was seen;
+    ``"none"``: send at once; an object: send once a server event holding these fields arrived (``conn``
+    names another connection, ``type`` the event type)."""
+
+
+@dataclass(frozen=True)
+class ServerLine(_LineBase):
     """A frame the server is expected to send (an event, or a close of the connection)."""
 
-    number: int
-    conn: str
-    t: float
-    event: dict[str, Any] | None
-    close: dict[str, Any] | None = None
     order: Literal["strict", "any"] = "strict"
     """``"any"``: may arrive anywhere after the client line before it (asynchronous events)."""
     optional: bool = False
@@ -150,10 +152,6 @@ class ServerLine:
     @property
     def stream(self) -> bool:
         return self.event is not None and is_stream_type(str(self.event.get("type", "")))
-
-    @property
-    def label(self) -> str:
-        return "close" if self.event is None else str(self.event.get("type"))
 
 
 Line = ClientLine | ServerLine
@@ -240,22 +238,6 @@ _ABSENT: Any = _Absent()
 def _short(value: Any, limit: int = 160) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _matcher_name(value: Any) -> str | None:
@@ -381,7 +363,7 @@ def _apply_matcher(name: str, spec: dict[str, Any], got: Any, bindings: dict[str
         return []
     if name == "$type":
         kinds = [arg] if isinstance(arg, str) else list(arg)
-        actual = _json_type(got)
+        actual = json_type(got, as_written=True)  # 3.0 is a number: what came, as it was written
         ok = actual in kinds or (actual == "integer" and "number" in kinds)
         return [] if ok else [Mismatch(path, "$type", shown, got)]
     if name == "$id":
@@ -501,145 +483,117 @@ def client_expectation(event: Any) -> Any:
 # --- loading and checking ---------------------------------------------------------------------
 
 
-class _Checker:
-    """Static checks of one file: known matchers with valid arguments, refs to names bound earlier."""
+def _problem(part: str, data: Any, *, root: Sequence[str | int] = (), label: str = "line") -> str | None:
+    """What ``schemas/scenario.json`` finds wrong with ``data`` read as its ``$defs`` ``part`` (None: nothing)."""
+    return find_problem(format_validator("scenario.json", f"/$defs/{part}"), data, root=root, label=label)
 
-    def __init__(self, source: str) -> None:
+
+@lru_cache(maxsize=4096)
+def _fits(part: str, value_json: str) -> bool:
+    """Whether a matcher or placeholder (as JSON) fits the schema's ``part``. Remembered: files repeat the same
+    few (``{"$id": "event"}``, ``{"$text": true}``, ...), and a schema check costs a hundred times a lookup."""
+    return bool(format_validator("scenario.json", f"/$defs/{part}").is_valid(json.loads(value_json)))
+
+
+def _children(value: Any) -> Iterable[tuple[str | int, Any]]:
+    """The keys (or indexes) and values inside an object (or a list); nothing inside anything else."""
+    if isinstance(value, dict):
+        return value.items()
+    if isinstance(value, list):
+        return enumerate(value)
+    return ()
+
+
+class _Checker:
+    """Checks one file line by line: each line against ``schemas/scenario.json``, then what a schema cannot
+    say. Matchers and placeholders are the objects whose first key starts with ``$``, wherever they are in
+    an event, so they are found by walking it and each is checked against the schema's ``matcher`` (server
+    lines) or ``placeholder`` (client lines). The names ``$ref`` and ``$format`` use must be bound by an
+    earlier server line, and the connections lines name must be the header's."""
+
+    def __init__(self, source: str, connections: Iterable[str]) -> None:
         self.source = source
+        self.names = sorted(connections)
         self.bound: set[str] = set()
 
     def fail(self, message: str, line: int) -> ScenarioError:
         return ScenarioError(message, source=self.source, line=line)
 
-    def server(self, value: Any, line: int, path: str) -> None:
-        name = _matcher_name(value)
-        if name is not None:
-            self._server_matcher(name, value, line, path)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self.server(item, line, f"{path}.{key}")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                self.server(item, line, f"{path}[{index}]")
+    def line(self, obj: Any, number: int, last_t: float) -> Line:
+        """The line ``obj`` (line ``number`` of the file), checked; ``t`` defaults to the previous line's."""
+        problem = _problem("line", obj)
+        if problem is not None:
+            raise self.fail(problem, number)
+        conn = obj.get("conn", DEFAULT_CONNECTION)
+        if conn not in self.names:
+            raise self.fail(f"connection {conn!r} is not declared in the header's 'connections' ({self.names})",
+                            number)
+        t, event, close = float(obj.get("t", last_t)), obj.get("event"), obj.get("close")
+        if close is not None and "code" in close:
+            close = {**close, "code": int(close["code"])}  # a JSON Schema integer may be written 1000.0
+        if obj["dir"] == "server":
+            if event is not None:
+                self.walk(event, number, ["event"], "matcher")
+            return ServerLine(number, conn, t, event, close, obj.get("order", "strict"), obj.get("optional", False))
+        wait = obj.get("wait", "previous")
+        if isinstance(wait, dict):
+            if wait.get("conn", conn) not in self.names:
+                raise self.fail(f"'wait' names connection {wait.get('conn')!r}, which is not declared", number)
+            self.walk({k: v for k, v in wait.items() if k != "conn"}, number, ["wait"], "matcher")
+        if event is not None:
+            self.walk(event, number, ["event"], "placeholder")
+        return ClientLine(number, conn, t, event, close, wait)
 
-    def _server_matcher(self, name: str, value: dict[str, Any], line: int, path: str) -> None:
-        if name not in MATCHERS:
-            raise self.fail(f"unknown matcher {name!r} at {path} (known: {', '.join(MATCHERS)})", line)
-        extra = set(value) - ({name, "bind"} if name == "$id" else {name})
-        if extra:
-            raise self.fail(f"matcher {name} at {path} has unexpected keys {sorted(extra)}", line)
-        arg = value[name]
-        if name == "$type":
-            kinds = [arg] if isinstance(arg, str) else arg
-            if not isinstance(kinds, list) or not kinds or any(k not in JSON_TYPES for k in kinds):
-                raise self.fail(f"$type at {path} must name JSON types ({', '.join(JSON_TYPES)})", line)
-        elif name == "$id":
-            if arg not in ID_PATTERNS:
-                raise self.fail(f"$id at {path} must be one of {', '.join(ID_PATTERNS)}, not {arg!r}", line)
-            bind = value.get("bind")
-            if bind is not None:
-                if not isinstance(bind, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", bind):
-                    raise self.fail(f"bind at {path} must be a name (letters, digits, _)", line)
-                self.bound.add(bind)
-        elif name == "$text":
-            if arg not in (True, "nonempty"):
-                raise self.fail(f"$text at {path} takes true or \"nonempty\"", line)
-        elif name == "$audio":
-            if arg is not True and not (isinstance(arg, dict) and set(arg) <= {"bytes", "sha256"}):
-                raise self.fail(f"$audio at {path} takes true or a summary {{\"bytes\", \"sha256\"}}", line)
-        elif name == "$match":
-            try:
-                re.compile(arg)
-            except (re.error, TypeError) as exc:
-                raise self.fail(f"$match at {path} is not a regular expression: {exc}", line) from None
-        elif name in ("$ref", "$format"):
-            self.refs(name, arg, line, path)
+    def walk(self, value: Any, line: int, path: list[str | int], part: str) -> None:
+        """Check the matchers (``part`` ``"matcher"``: in a server event or a ``wait``) or the placeholders
+        (``"placeholder"``: in a client event) inside ``value``, and learn the names the matchers bind."""
+        name = _matcher_name(value)
+        if name is None:
+            for key, item in _children(value):
+                self.walk(item, line, [*path, key], part)
+            return
+        self.shape(part, value, line, path)  # so a placeholder is never $id or $partial, a matcher never $silence
+        if name in ("$ref", "$format"):
+            self.refs(name, value[name], line, path)
+        elif name == "$id" and value.get("bind") is not None:
+            self.bound.add(value["bind"])
         elif name == "$partial":
-            if not isinstance(arg, dict):
-                raise self.fail(f"$partial at {path} takes an object", line)
-            self.server(arg, line, path)
+            self.walk(value[name], line, path, part)
+        elif name == "$silence" and not math.isfinite(value[name]):  # a JSON Schema number can be NaN or Infinity
+            raise self.fail(f"$silence at {format_path(path)} takes milliseconds (a number >= 0)", line)
 
-    def refs(self, name: str, arg: Any, line: int, path: str) -> None:
-        if not isinstance(arg, str):
-            raise self.fail(f"{name} at {path} takes a string", line)
-        names = [arg] if name == "$ref" else format_names(arg)
-        for ref in names:
+    def shape(self, part: str, value: Any, line: int, path: list[str | int]) -> None:
+        if _fits(part, json.dumps(value, sort_keys=True)):
+            return
+        problem = _problem(part, value, root=path)
+        if problem is not None:
+            raise self.fail(problem, line)
+
+    def refs(self, name: str, arg: str, line: int, path: list[str | int]) -> None:
+        for ref in [arg] if name == "$ref" else format_names(arg):
             if ref not in self.bound:
-                raise self.fail(f"{name} at {path} uses {ref!r}, which no earlier server line binds", line)
-
-    def client(self, value: Any, line: int, path: str) -> None:
-        name = _matcher_name(value)
-        if name is not None:
-            if name not in PLACEHOLDERS:
-                raise self.fail(f"unknown placeholder {name!r} at {path} in a client event "
-                                f"(known: {', '.join(PLACEHOLDERS)})", line)
-            arg = value[name]
-            if name in ("$ref", "$format"):
-                self.refs(name, arg, line, path)
-            elif name == "$silence":
-                if not _is_number(arg) or arg < 0 or not math.isfinite(arg):
-                    raise self.fail(f"$silence at {path} takes milliseconds (a number >= 0)", line)
-            elif not (isinstance(arg, dict) and isinstance(arg.get("text"), str)
-                      and set(arg) <= {"text", "before_ms", "after_ms"}):
-                raise self.fail(f"$speech at {path} takes {{\"text\", \"before_ms\", \"after_ms\"}}", line)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self.client(item, line, f"{path}.{key}")
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                self.client(item, line, f"{path}[{index}]")
+                raise self.fail(f"{name} at {format_path(path)} uses {ref!r}, which no earlier server line binds",
+                                line)
 
 
 def _header(obj: Any, source: str) -> tuple[dict[str, Any], tuple[Connection, ...]]:
-    def fail(message: str) -> ScenarioError:
-        return ScenarioError(message, source=source, line=1)
-
-    if not isinstance(obj, dict) or "scenario" not in obj:
-        raise fail("the first line must be the header object, starting with \"scenario\": 1")
-    if obj["scenario"] != FORMAT_VERSION:
-        raise fail(f"unsupported format version {obj['scenario']!r} (this reader knows {FORMAT_VERSION})")
-    unknown = set(obj) - _HEADER_KEYS
-    if unknown:
-        raise fail(f"unknown header keys {sorted(unknown)}")
-    for key in ("name", "description", "model", "source"):
-        if not isinstance(obj.get(key), str) or not obj[key]:
-            raise fail(f"header needs {key!r} (a non-empty string)")
-    if obj.get("dialect") not in DIALECTS:
-        raise fail(f"header 'dialect' must be one of {list(DIALECTS)}, not {obj.get('dialect')!r}")
-    if not isinstance(obj.get("recorded_at"), (str, type(None))):
-        raise fail("header 'recorded_at' must be a string (ISO 8601) or null")
-    if not isinstance(obj.get("divergence"), (str, type(None))):
-        raise fail("header 'divergence' must be a string (why the fake differs) or absent")
-    timeout = obj.get("timeout")
-    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
-        raise fail("header 'timeout' must be a positive number of seconds")
-    raw_conns = obj.get("connections", {DEFAULT_CONNECTION: {}})
-    if not isinstance(raw_conns, dict) or not raw_conns:
-        raise fail("header 'connections' must be an object naming at least one connection")
+    """The header line, checked, and its connections (one, ``main``, unless it names them)."""
+    problem = _problem("header", obj, label="header")
+    if problem is not None:
+        raise ScenarioError(problem, source=source, line=1)
     conns = []
-    for name, conf in raw_conns.items():
-        if not isinstance(conf, dict) or set(conf) - _CONNECTION_KEYS:
-            raise fail(f"connection {name!r} takes an object with {sorted(_CONNECTION_KEYS)}")
-        model = conf.get("model", obj["model"])
-        query = conf.get("query", {})
-        if not isinstance(model, (str, type(None))) or not isinstance(query, dict) or not all(
-                isinstance(v, str) for v in query.values()):
-            raise fail(f"connection {name!r}: 'model' is a string or null, 'query' maps names to strings")
-        dialect = conf.get("dialect", obj["dialect"])
-        if dialect not in DIALECTS:
-            raise fail(f"connection {name!r}: 'dialect' must be one of {list(DIALECTS)}, not {dialect!r}")
+    for name, conf in obj.get("connections", {DEFAULT_CONNECTION: {}}).items():
         protocols = conf.get("subprotocols", [])
-        if not isinstance(protocols, list) or not all(isinstance(p, str) and p for p in protocols):
-            raise fail(f"connection {name!r}: 'subprotocols' is a list of strings")
         if any(p.startswith(KEY_SUBPROTOCOL) for p in protocols):
-            raise fail(f"connection {name!r}: a key subprotocol ({KEY_SUBPROTOCOL}<key>) has no place in a file "
-                       "(the replay sends the key in Authorization)")
-        conns.append(Connection(name, model, dict(query), dialect, tuple(protocols)))
+            raise ScenarioError(f"connection {name!r}: a key subprotocol ({KEY_SUBPROTOCOL}<key>) has no place in a "
+                                "file (the replay sends the key in Authorization)", source=source, line=1)
+        conns.append(Connection(name, conf.get("model", obj["model"]), dict(conf.get("query", {})),
+                                conf.get("dialect", obj["dialect"]), tuple(protocols)))
     return obj, tuple(conns)
 
 
-def parse_scenario(text: str, *, source: str = "<scenario>", path: Path | None = None) -> Scenario:
-    """Parse and check a scenario from its JSON Lines text; :class:`ScenarioError` names the line."""
+def _rows(text: str, source: str) -> list[tuple[int, Any]]:
+    """The JSON of each line that is not blank, with its line number; at least the header."""
     rows: list[tuple[int, Any]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
@@ -650,70 +604,17 @@ def parse_scenario(text: str, *, source: str = "<scenario>", path: Path | None =
             raise ScenarioError(f"not JSON: {exc.msg} (column {exc.colno})", source=source, line=number) from None
     if not rows:
         raise ScenarioError("empty file: a scenario needs a header line", source=source)
-    header_line, header_obj = rows[0]
-    header, conns = _header(header_obj, source)
-    names = {c.name for c in conns}
-    checker = _Checker(source)
-    lines: list[Line] = []
-    last_t = 0.0
-    for number, obj in rows[1:]:
-        def fail(message: str, number: int = number) -> ScenarioError:
-            return ScenarioError(message, source=source, line=number)
+    return rows
 
-        if not isinstance(obj, dict):
-            raise fail("each line after the header must be an object")
-        unknown = set(obj) - _LINE_KEYS
-        if unknown:
-            raise fail(f"unknown keys {sorted(unknown)} (a line has {sorted(_LINE_KEYS)})")
-        direction = obj.get("dir")
-        if direction not in ("client", "server"):
-            raise fail("'dir' must be \"client\" or \"server\"")
-        conn = obj.get("conn", DEFAULT_CONNECTION)
-        if conn not in names:
-            raise fail(f"connection {conn!r} is not declared in the header's 'connections' ({sorted(names)})")
-        t = obj.get("t", last_t)
-        if not _is_number(t) or t < 0:
-            raise fail("'t' must be the seconds since the scenario started (a number >= 0)")
-        last_t = float(t)
-        event, close = obj.get("event"), obj.get("close")
-        if (event is None) == (close is None):
-            raise fail("a line has exactly one of 'event' and 'close'")
-        if event is not None and (not isinstance(event, dict) or not isinstance(event.get("type"), str)):
-            raise fail("'event' must be an object with a string 'type'")
-        if close is not None and (not isinstance(close, dict) or set(close) - {"code", "reason"} or not isinstance(
-                close.get("code", 1000), int) or not isinstance(close.get("reason", ""), str)):
-            raise fail("'close' must be an object with an integer 'code' and an optional string 'reason'")
-        if direction == "client":
-            if "order" in obj or "optional" in obj:
-                raise fail("'order' and 'optional' are for server lines")
-            wait = obj.get("wait", "previous")
-            if not (wait in ("previous", "none") or isinstance(wait, dict) and isinstance(wait.get("type"), str)):
-                raise fail("'wait' must be \"previous\", \"none\" or an object with a server event 'type'")
-            if isinstance(wait, dict):
-                if wait.get("conn", conn) not in names:
-                    raise fail(f"'wait' names connection {wait.get('conn')!r}, which is not declared")
-                checker.server({k: v for k, v in wait.items() if k != "conn"}, number, "wait")
-            if event is not None:
-                checker.client(event, number, "event")
-            lines.append(ClientLine(number, conn, last_t, event, close, wait))
-        else:
-            if "wait" in obj:
-                raise fail("'wait' is for client lines")
-            optional = obj.get("optional", False)
-            if not isinstance(optional, bool):
-                raise fail("'optional' must be true or false")
-            order = obj.get("order", "strict")
-            if order not in ("strict", "any"):
-                raise fail("'order' must be \"strict\" or \"any\"")
-            if event is not None:
-                checker.server(event, number, "event")
-            line = ServerLine(number, conn, last_t, event, close, order, optional)
-            if line.stream and order == "any":
-                raise fail("streamed (*.delta) lines are unordered already; drop 'order'")
-            if optional and not (line.stream or order == "any"):
-                raise fail("only streamed (*.delta) and \"order\": \"any\" lines can be optional")
-            lines.append(line)
-    del header_line
+
+def parse_scenario(text: str, *, source: str = "<scenario>", path: Path | None = None) -> Scenario:
+    """Parse and check a scenario from its JSON Lines text; :class:`ScenarioError` names the line."""
+    rows = _rows(text, source)
+    header, conns = _header(rows[0][1], source)
+    checker = _Checker(source, (c.name for c in conns))
+    lines: list[Line] = []
+    for number, obj in rows[1:]:
+        lines.append(checker.line(obj, number, lines[-1].t if lines else 0.0))
     return Scenario(
         name=header["name"], description=header["description"], dialect=header["dialect"], model=header["model"],
         source=header["source"], recorded_at=header.get("recorded_at"), connections=conns, lines=tuple(lines),

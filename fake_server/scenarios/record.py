@@ -35,8 +35,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
-from ..transport.signals import stop_requested
 from ..protocol.rules import KEY_SUBPROTOCOL, offers_beta
+from ..protocol.secrets import redact
 from .format import (
     DEFAULT_CONNECTION,
     ClientLine,
@@ -57,20 +57,10 @@ _KEY_PARAM = re.compile(r"(?:api[-_]?key|key|token|secret)", re.IGNORECASE)
 _FORWARD_HEADERS = ("authorization", "openai-beta", "openai-organization", "openai-project")
 
 
-_KNOWN_PREFIXES = ("ek_", "sk-")
-SHORT_SECRET = 24
-"""Secrets shorter than this are masked whole (but for an ``ek_`` / ``sk-`` prefix): keeping 12 characters
-of a short one would show most of it."""
-
-
 def mask(secret: str) -> str:
-    """A secret as a recording keeps it: like the live error masks a key (the first 8 characters, stars, the
-    last 4) when it is at least :data:`SHORT_SECRET` characters long; a shorter one keeps only its
-    ``ek_`` / ``sk-`` prefix (``ek_abcdefgh12`` -> ``ek_**********``)."""
-    if len(secret) >= SHORT_SECRET:
-        return secret[:8] + "*" * (len(secret) - 12) + secret[-4:]
-    prefix = next((p for p in _KNOWN_PREFIXES if secret.startswith(p)), "")
-    return prefix + "*" * (len(secret) - len(prefix))
+    """A secret as a recording keeps it: as every output of the fake shows one
+    (:func:`fake_server.protocol.secrets.redact`; ``ek_abcdefgh12`` -> ``ek_**********``)."""
+    return redact(secret)
 
 
 def scrub(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -348,36 +338,3 @@ def _decode(frame: str | bytes) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return event if isinstance(event, dict) and isinstance(event.get("type"), str) else None
-
-
-async def _record_until_stopped(proxy: RecordingProxy, out: Callable[[str], None]) -> None:
-    async with proxy:
-        out("fake-realtime record listening")
-        out(f"url: {proxy.url}")
-        out(f"websocket_base_url: {proxy.base_url}")
-        out(f"upstream: {proxy.upstream}")
-        out(f"out: {proxy.out}")
-        out("press Ctrl-C to stop; the file is written after every connection")
-        await stop_requested()
-
-
-def run_record_command(
-    upstream: str, port: int, out_file: str, *, name: str | None = None, description: str | None = None,
-    summarize_audio: bool = False, out: Callable[[str], None] = print,
-) -> int:
-    """``fake-realtime record``: proxy 127.0.0.1:``port`` to ``upstream`` until Ctrl-C/SIGTERM, writing
-    the scenario to ``out_file``. Exit code 0, or 1 when the port cannot be bound."""
-    proxy = RecordingProxy(
-        upstream, port=port, out=out_file, name=name, summarize_audio=summarize_audio,
-        description=description or "Recorded with fake-realtime record.",
-        on_saved=lambda path: out(f"saved: {path}"),
-    )
-    try:
-        asyncio.run(_record_until_stopped(proxy, out))
-    except KeyboardInterrupt:  # the loop had no signal handler
-        pass
-    except OSError as exc:
-        out(f"fake-realtime record: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
-        return 1
-    out("stopped")
-    return 0

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import _core
 from _bad_scripts import BAD_SCRIPTS
-from _core import NOW, drain, send
+from _core import NOW, drain, next_step, send, start
 
 from fake_server import script as s
 from fake_server import speech
@@ -128,14 +128,15 @@ def test_combine_text_then_function_call() -> None:
 def test_close_instead_of_a_response_and_mid_response() -> None:
     session = make_session(s.Script().reply(s.close(1011, "internal")))
     assert turn(session, "x") == []
-    assert session.closing is not None and (session.closing.code, session.closing.reason) == (1011, "internal")
+    closing = session.close_requested
+    assert closing is not None and (closing.code, closing.reason) == (1011, "internal")
 
     session = make_session(s.Script().reply(s.combine(s.say("a long answer with many words"),
                                                       s.close(1006, "", after_events=4))))
     events = turn(session, "x")
     assert len(events) == 4 and events[0]["type"] == "response.created"
-    assert session.closing is not None and session.closing.code == 1006
-    assert session.next_step() is None
+    assert session.close_requested is not None and session.close_requested.code == 1006
+    assert next_step(session) is None
 
 
 def delta_dues(session: Session, user: str, **response: Any) -> tuple[str, list[float]]:
@@ -144,7 +145,7 @@ def delta_dues(session: Session, user: str, **response: Any) -> tuple[str, list[
         "type": "message", "role": "user", "content": [{"type": "input_text", "text": user}]}})
     send(session, {"type": "response.create", "response": {"output_modalities": ["text"], **response}})
     text, dues = "", []
-    while (step := session.next_step()) is not None:
+    while (step := next_step(session)) is not None:
         if step.events and step.events[0]["type"] == "response.output_text.delta":
             text += step.events[0]["delta"]
             dues.append(round(step.due - NOW, 3))
@@ -170,7 +171,8 @@ def test_a_close_after_events_alone_cuts_the_default_answer() -> None:
     events = turn(session, "a long enough sentence", output_modalities=["text"])
     assert [e["type"] for e in events] == ["response.created", "response.output_item.added",
                                           "conversation.item.added"]
-    assert session.closing is not None and (session.closing.code, session.closing.reason) == (1011, "cut")
+    closing = session.close_requested
+    assert closing is not None and (closing.code, closing.reason) == (1011, "cut")
 
 
 @pytest.mark.parametrize("value", [-1, "5", float("inf"), True])
@@ -275,7 +277,7 @@ def test_client_event_rules_answer_with_an_error_or_a_close() -> None:
         "type": "message", "role": "user", "content": [{"type": "input_text", "text": "fine"}]}})) == 2
     assert send(session, {"type": "conversation.item.create", "item": {
         "type": "message", "role": "system", "content": [{"type": "input_text", "text": "x"}]}}) == []
-    assert session.closing is not None and session.closing.code == 4000
+    assert session.close_requested is not None and session.close_requested.code == 4000
     with pytest.raises(ValueError, match="a session.update event can only be answered with error"):
         script.on_event("session.update", s.say("no"))
     with pytest.raises(ValueError, match="expected a client event type"):
@@ -319,7 +321,7 @@ def test_quirk_text_history_answers_in_text() -> None:
 
 def fault_run(faults: s.Faults, index: int = 0) -> list[tuple[str, str]]:
     session = make_session(s.Script().inject(faults), index)
-    events = session.start()
+    events = start(session)
     events += turn(session, "a fairly long sentence so that there are many deltas to play with",
                    output_modalities=["text"])
     return [(e["type"], e.get("delta", "")) for e in events]
@@ -340,15 +342,15 @@ def test_faults_drop_duplicate_reorder_are_reproducible_from_the_seed() -> None:
 
 def test_close_before_session_created_and_after_n_events() -> None:
     session = make_session(s.Script().inject(close_before_created=(1011, "boom")))
-    assert session.start() == []
-    assert session.closing is not None and session.closing.code == 1011
+    assert start(session) == []
+    assert session.close_requested is not None and session.close_requested.code == 1011
     session = make_session(s.Script().inject(close_after_events=(5, 1006, "")))
-    session.start()
+    start(session)
     turn(session, "hello there", output_modalities=["text"])
     sent = [e for e in session.journal.entries() if e.direction == "server"]
     assert [e.type for e in sent] == ["session.created", "conversation.item.added", "conversation.item.done",
                                       "response.created", "response.output_item.added"]
-    assert session.closing is not None and session.closing.code == 1006
+    assert session.close_requested is not None and session.close_requested.code == 1006
 
 
 def test_jitter_delays_streamed_steps_reproducibly() -> None:
@@ -357,7 +359,7 @@ def test_jitter_delays_streamed_steps_reproducibly() -> None:
         turn(session, "x")  # drains: look at a second response's due times instead
         send(session, {"type": "response.create", "response": {"output_modalities": ["text"]}})
         out = []
-        while (step := session.next_step()) is not None:
+        while (step := next_step(session)) is not None:
             out.append(round(step.due - NOW, 6))
         return out
 
@@ -475,3 +477,35 @@ def test_a_reply_function_that_returns_no_reply_is_named() -> None:
     with pytest.raises(TypeError, match="reply function returned 'hello', not a Reply"):
         script.respond(s.ResponseContext(items=[], instructions="", tools=[], tool_choice="auto",
                                        output_modalities=["text"]))
+
+
+def test_the_script_package_exports_every_name_of_its_rooms() -> None:
+    """``fake_server.script`` is a package (replies, rules, files) that shows one face: every public name is
+    there, the core's reply types too, and the facts it re-exports are the protocol's and the core's."""
+    from fake_server.core.faults import Faults
+    from fake_server.core.responder import Reply, ResponseContext
+    from fake_server.protocol.wire import CLOSE_CODES, check_close
+    from fake_server.script import files, replies, rules
+
+    for name in s.__all__:
+        assert getattr(s, name) is not None, name
+    for room in (replies, rules, files):
+        assert set(room.__all__) - {"check_event_type"} <= set(s.__all__), room.__name__
+    assert (s.Faults, s.check_close, s.CLOSE_CODES) == (Faults, check_close, CLOSE_CODES)
+    assert (s.Reply, s.ResponseContext) == (Reply, ResponseContext)
+    assert s.say("hi") == replies.say("hi") and s.Script is rules.Script and s.load_script is files.load_script
+
+
+def test_yaml_is_read_by_the_script_files_module_only() -> None:
+    import ast
+    from pathlib import Path
+
+    package = Path(s.__file__).resolve().parents[1]
+    readers = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name.split(".")[0] == "yaml" for name in names):
+                readers.append(path.relative_to(package).as_posix())
+    assert readers == ["script/files.py"]

@@ -115,6 +115,132 @@ def test_malformed_headers_are_refused(header: dict[str, object], message: str) 
         parse_scenario(text_of(header), source="x.jsonl")
 
 
+# --- the schema path: schemas/scenario.json and the one reporter of the file formats ---------------
+
+SCHEMA = json.loads((REPO / "schemas" / "scenario.json").read_text())
+
+
+def test_the_scenario_schema_is_valid_and_agrees_with_the_reader() -> None:
+    from jsonschema import Draft202012Validator
+
+    from fake_server.protocol.schema import TYPE_NAMES
+    from fake_server.scenarios import format as fmt
+
+    Draft202012Validator.check_schema(SCHEMA)
+    defs = SCHEMA["$defs"]
+    assert tuple(defs["matcher"]["dependentSchemas"]) == fmt.MATCHERS
+    assert defs["matcher"]["propertyNames"]["enum"] == [*fmt.MATCHERS, "bind"]
+    assert tuple(defs["placeholder"]["dependentSchemas"]) == fmt.PLACEHOLDERS
+    assert defs["placeholder"]["propertyNames"]["enum"] == list(fmt.PLACEHOLDERS)
+    assert defs["id_matcher"]["properties"]["$id"]["enum"] == list(fmt.ID_PATTERNS)
+    assert set(defs["json_type"]["enum"]) == set(TYPE_NAMES)
+    header = defs["header"]["allOf"][0]["properties"]
+    assert header["scenario"]["const"] == fmt.FORMAT_VERSION
+    connection = defs["connection"]["properties"]
+    assert tuple(header["dialect"]["enum"]) == fmt.DIALECTS == tuple(connection["dialect"]["enum"])
+
+
+def test_every_line_of_the_library_fits_the_schema_on_its_own() -> None:
+    """Editors and other tools can check a scenario with the schema alone: the header against ``$defs/header``,
+    every other line against ``$defs/line``, and any line against the schema itself."""
+    from fake_server.protocol.formats import format_validator
+
+    whole, header, line = (format_validator("scenario.json", pointer) for pointer in ("", "/$defs/header",
+                                                                                       "/$defs/line"))
+    for path in LIBRARY_FILES:
+        first, *rest = [json.loads(raw) for raw in path.read_text().splitlines() if raw.strip()]
+        assert header.is_valid(first) and whole.is_valid(first), path
+        for row in rest:
+            assert line.is_valid(row) and whole.is_valid(row), (path, row)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"dir": "server", "event": {"type": "a", "x": {"$id": "item", "extra": 1}}},
+     "matcher $id at event.x has unexpected keys ['extra']"),
+    ({"dir": "server", "event": {"type": "a", "x": {"$id": "item", "bind": "9lives"}}},
+     "bind at event.x must be a name (letters, digits, _)"),
+    ({"dir": "server", "event": {"type": "a", "x": {"$text": 2}}}, "$text at event.x takes true or \"nonempty\""),
+    ({"dir": "server", "event": {"type": "a", "x": {"$audio": {"bites": 2}}}},
+     "$audio at event.x takes true or a summary {\"bytes\", \"sha256\"}"),
+    ({"dir": "server", "event": {"type": "a", "x": {"$partial": 2}}}, "$partial at event.x takes an object"),
+    ({"dir": "server", "event": {"type": "a", "x": {"$partial": {"y": {"$nope": 1}}}}},
+     "unknown matcher '$nope' at event.x.y (known: $any, $type, $id, $text, $audio, $match, $ref, $format, "
+     "$partial)"),
+    ({"dir": "server", "event": {"type": "a", "x": {"$type": ["string", "float"]}}},
+     "$type at event.x must name JSON types (string, integer, number, boolean, null, object, array)"),
+    ({"dir": "server", "event": {"type": "a", "x": [{"$match": "("}]}},
+     "$match at event.x[0] is not a regular expression: '('"),
+    ({"dir": "server", "event": {"type": "a", "x": {"$ref": 3}}}, "$ref at event.x takes a string"),
+    ({"dir": "client", "event": {"type": "a", "audio": {"$silence": float("nan")}}},
+     "$silence at event.audio takes milliseconds (a number >= 0)"),
+    ({"dir": "client", "event": {"type": "a", "audio": {"$silence": 5, "x": 1}}},
+     "$silence at event.audio has unexpected keys ['x']"),
+    ({"dir": "client", "event": {"type": "a", "audio": {"$speech": {"text": 3}}}},
+     "event.audio.$speech.text: expected a string, got 3"),
+    ({"dir": "client", "event": {"type": "a", "audio": {"$id": "item"}}},
+     "unknown placeholder '$id' at event.audio in a client event (known: $ref, $format, $speech, $silence)"),
+    ({"dir": "client", "conn": 3, "event": {"type": "a"}},
+     "conn: expected the name of a connection of the header, got 3"),
+    ({"dir": "client", "event": {"type": "a"}, "wait": {"type": "b", "conn": "other"}},
+     "'wait' names connection 'other', which is not declared"),
+    ({"dir": "client", "event": {"type": "a"}, "wait": {"type": "b", "x": {"$nope": 1}}},
+     "unknown matcher '$nope' at wait.x (known: $any, $type, $id, $text, $audio, $match, $ref, $format, $partial)"),
+    ({"dir": "server", "event": {"type": 3}}, "'event' must be an object with a string 'type'"),
+    ({"dir": "server", "event": {"type": "a"}, "order": "sometimes"}, "'order' must be \"strict\" or \"any\""),
+    ({"dir": "server", "event": {"type": "a"}, "order": "any", "optional": 1}, "'optional' must be true or false"),
+    ({"dir": "server", "close": {"code": 1000, "why": "x"}},
+     "'close' must be an object with an integer 'code' and an optional string 'reason'"),
+    ([1, 2], "each line after the header must be an object"),
+])
+def test_more_mistakes_in_lines_name_the_line_and_the_place(row: object, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse(row)
+    assert str(info.value) == f"x.jsonl:2: {message}"
+    assert info.value.line == 2
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ({k: v for k, v in HEADER.items() if k != "dialect"}, "header needs 'dialect' (\"ga\" or \"beta\")"),
+    ({**HEADER, "recorded_at": 5}, "header 'recorded_at' must be a string (ISO 8601) or null"),
+    ({**HEADER, "divergence": 5}, "header 'divergence' must be a string (why the fake differs) or absent"),
+    ({**HEADER, "connections": {"main": 3}},
+     "connection 'main' takes an object with ['dialect', 'model', 'query', 'subprotocols']"),
+    ({**HEADER, "connections": {"main": {}, "obs": {"query": {"intent": 1}}}},
+     "connection 'obs': 'model' is a string or null, 'query' maps names to strings"),
+    ({**HEADER, "connections": {"main": {"subprotocols": [""]}}},
+     "connection 'main': 'subprotocols' is a list of strings"),
+    ({**HEADER, "timeout": True}, "header 'timeout' must be a positive number of seconds"),
+    ([HEADER], "the first line must be the header object, starting with \"scenario\": 1"),
+])
+def test_more_mistakes_in_headers_name_the_first_line(header: object, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text_of(header), source="x.jsonl")
+    assert str(info.value) == f"x.jsonl:1: {message}" and info.value.line == 1
+
+
+def test_a_close_code_written_as_a_whole_float_is_read_as_an_integer() -> None:
+    [line] = parse({"dir": "client", "close": {"code": 1000.0, "reason": "bye"}}).lines
+    assert line.close == {"code": 1000, "reason": "bye"} and type(line.close["code"]) is int
+
+
+def test_the_reporter_words_a_problem_where_it_is_or_by_the_schemas_own_message() -> None:
+    from fake_server.protocol.formats import find_problem, format_validator, shown
+
+    faults = format_validator("script.json", "/$defs/faults")
+    assert find_problem(faults, {"drop": 0.5}, root=("faults",), label="faults") is None
+    assert find_problem(faults, {"drop": 2}, root=("faults",), label="faults") == \
+        "faults.drop: expected a chance from 0 to 1, got 2"
+    assert find_problem(faults, [], root=("faults",), label="faults") == "faults: expected an object of fault " \
+                                                                          "settings, got []"
+    line = format_validator("scenario.json", "/$defs/line")
+    assert find_problem(line, {"dir": "client", "event": {"type": "a"}, "t": -1}) == \
+        "'t' must be the seconds since the scenario started (a number >= 0)"
+    matcher = format_validator("scenario.json", "/$defs/matcher")
+    assert find_problem(matcher, {"$id": "itme"}, root=["event", "item", "id"]) == \
+        "$id at event.item.id must be one of ['event', 'sess', 'conv', 'resp', 'item', 'call'], not 'itme'"
+    assert shown("x" * 100) == json.dumps("x" * 56)[:57] + "..." and shown({"a": "b" * 80}) == "an object"
+
+
 def test_empty_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="empty file"):
         parse_scenario("\n\n", source="e.jsonl")
