@@ -1,10 +1,10 @@
 """The HTTP admin API on the fake's own port, for clients that are not written in Python.
 
 Requests under ``/__admin`` are answered here with JSON; every other request goes on to the
-WebSocket handshake untouched. The front sits in front of websockets' connection object:
-it looks at the first request line of each TCP connection, and only an admin request is
-read further (head and body) and answered, then the connection closes. The API runs on the
-server's event loop, between two frames, so what it reads is never half-written.
+WebSocket handshake untouched. Telling them apart and reading a request off the socket is
+the front's job (:mod:`fake_server.transport.front`); this module is the API itself: the
+routes over the server's public methods. It runs on the server's event loop, between two
+frames, so what it reads is never half-written.
 
 Routes (docs/admin.md has the details and examples):
 
@@ -26,32 +26,22 @@ Routes (docs/admin.md has the details and examples):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Callable, Mapping
-from urllib.parse import parse_qs, unquote
+from typing import Any, Callable, Mapping, Protocol
 
-from websockets.asyncio.server import ServerConnection
-
+from .connection import Connection
+from ..core.handshake import ServerPolicy
 from ..core.journal import Entry, Handshake
-from ..script import ScriptFileError, check_close, faults_from_data, parse_script_text, script_from_data
+from ..script import Script, ScriptFileError, check_close, faults_from_data, parse_script_text, script_from_data
+from ..verify import ErrorExpectation, ErrorReport
 
-if TYPE_CHECKING:
-    from .connection import Connection
-    from .server import FakeRealtimeServer
-    from ..verify import ErrorReport
-
-__all__ = ["ADMIN_PREFIX", "AdminApi", "AdminError", "front_connection"]
+__all__ = ["ADMIN_PREFIX", "AdminApi", "AdminError", "AdminRequest", "AdminResponse", "AdminTarget"]
 
 ADMIN_PREFIX = "/__admin"
-
-_MAX_LINE = 8 * 1024
-_MAX_HEAD = 64 * 1024
-_MAX_BODY = 16 * 1024 * 1024
 
 
 class AdminError(Exception):
@@ -62,6 +52,10 @@ class AdminError(Exception):
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
+
+    def response(self) -> "AdminResponse":
+        """The answer that tells the client why."""
+        return AdminResponse(self.status, {"error": {"message": self.message}}, self.headers)
 
 
 @dataclass
@@ -111,56 +105,34 @@ class AdminResponse:
         return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
 
 
-# --- reading a request ----------------------------------------------------------------------------
-
-
-def _first_line(buffer: bytes | bytearray) -> bytes | None:
-    end = buffer.find(b"\r\n")
-    return None if end < 0 else bytes(buffer[:end])
-
-
-def is_admin_line(line: bytes) -> bool:
-    """Whether an HTTP request line asks for the admin API."""
-    parts = line.split(b" ")
-    if len(parts) != 3:
-        return False
-    target = parts[1].split(b"?", 1)[0]
-    prefix = ADMIN_PREFIX.encode()
-    return target == prefix or target.startswith(prefix + b"/")
-
-
-def read_request(buffer: bytes | bytearray) -> AdminRequest | int:
-    """The request in ``buffer`` once head and body are complete; until then, how many bytes it
-    needs in all (0 while the head is incomplete)."""
-    end = buffer.find(b"\r\n\r\n")
-    if end < 0:
-        if len(buffer) > _MAX_HEAD:
-            raise AdminError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "the request head is too large")
-        return 0
-    lines = buffer[:end].decode("latin-1").split("\r\n")
-    method, target, _version = lines[0].split(" ")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise AdminError(HTTPStatus.BAD_REQUEST, f"not a header line: {line!r}")
-        headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        raise AdminError(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError:
-        raise AdminError(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from None
-    if length < 0 or length > _MAX_BODY:
-        raise AdminError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is limited to {_MAX_BODY} bytes")
-    start = end + 4
-    if len(buffer) < start + length:
-        return start + length
-    path, _, query = target.partition("?")
-    return AdminRequest(method.upper(), unquote(path), parse_qs(query), headers, bytes(buffer[start:start + length]))
-
-
 # --- the API ---------------------------------------------------------------------------------------
+
+
+class AdminTarget(Protocol):
+    """What the API drives: the public face of :class:`~fake_server.transport.server.FakeRealtimeServer`."""
+
+    seed: int | str
+    policy: ServerPolicy
+
+    @property
+    def script(self) -> Script: ...
+
+    @property
+    def connections(self) -> list[Connection]: ...
+
+    def reset(self) -> None: ...
+
+    def errors(self) -> list[ErrorReport]: ...
+
+    def expect_error(
+        self, *, code: str | None = None, message: str | re.Pattern[str] | None = None, param: str | None = None,
+        client_event: str | None = None, error_type: str | None = None, times: int | None = None,
+    ) -> ErrorExpectation: ...
+
+    def allow_errors(self, allowed: bool = True) -> None: ...
+
+    def problems(self) -> list[str]: ...
+
 
 Handler = Callable[[AdminRequest, "list[str]"], Any]
 
@@ -172,7 +144,7 @@ class AdminApi:
     so a web page the developer happens to visit cannot drive the fake.
     """
 
-    def __init__(self, server: "FakeRealtimeServer", cors_origins: frozenset[str] = frozenset()) -> None:
+    def __init__(self, server: AdminTarget, cors_origins: frozenset[str] = frozenset()) -> None:
         self._server = server
         self._cors = cors_origins
         self._routes: list[tuple[str, str, re.Pattern[str], Handler, str]] = []
@@ -210,7 +182,7 @@ class AdminApi:
             else:
                 response = self._dispatch(request)
         except AdminError as exc:
-            response = AdminResponse(exc.status, {"error": {"message": exc.message}}, exc.headers)
+            response = exc.response()
         except Exception as exc:  # the API must never take the server down
             response = AdminResponse(HTTPStatus.INTERNAL_SERVER_ERROR,
                                      {"error": {"message": f"{type(exc).__name__}: {exc}"}})
@@ -361,7 +333,7 @@ class AdminApi:
     def _problems(self, request: AdminRequest, args: list[str]) -> Any:
         return {"problems": self._server.problems()}
 
-    def _find(self, ref: str) -> "Connection":
+    def _find(self, ref: str) -> Connection:
         connections = self._server.connections
         if ref.isdigit():
             index = int(ref)
@@ -391,7 +363,7 @@ def _handshake(handshake: Handshake | None) -> dict[str, Any] | None:
             "subprotocols": list(handshake.subprotocols), "time": handshake.time}
 
 
-def _describe(connection: "Connection") -> dict[str, Any]:
+def _describe(connection: Connection) -> dict[str, Any]:
     session = connection.session
     return {
         "index": connection.index,
@@ -419,83 +391,9 @@ def _entry(entry: Entry) -> dict[str, Any]:
     return out
 
 
-def _report(report: "ErrorReport") -> dict[str, Any]:
+def _report(report: ErrorReport) -> dict[str, Any]:
     return {"connection": report.connection, "error": report.error, "event": report.event,
             "client_event": report.client_event,
             "client_raw": report.client_raw if isinstance(report.client_raw, (str, type(None)))
             else base64.b64encode(report.client_raw).decode("ascii"),
             "handshake": _handshake(report.handshake)}
-
-
-# --- the front: one TCP connection, admin request or WebSocket -------------------------------------
-
-
-def front_connection(api: AdminApi | None) -> type[ServerConnection]:
-    """The fake's websockets connection class: answers admin requests itself (when ``api`` is
-    given) and hands the rest on; writes each batch of outgoing frames in one socket write."""
-
-    class FrontConnection(ServerConnection):
-        _sniffing: bytearray | None
-        _admin: bool = False
-        _needed = 0  # bytes the admin request needs in all, once its head is known
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self._sniffing = None if api is None else bytearray()
-            super().connection_made(transport)
-
-        def send_data(self) -> None:
-            chunks = self.protocol.data_to_send()
-            frames = [chunk for chunk in chunks if chunk]
-            if frames:  # one write (and one syscall) for the lot
-                self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
-            if len(frames) < len(chunks):  # the end of the stream, always last: half-close, else close
-                if self.transport.can_write_eof():
-                    try:
-                        self.transport.write_eof()
-                    except (OSError, RuntimeError):
-                        pass
-                else:
-                    self.transport.close()
-
-        def data_received(self, data: bytes) -> None:
-            buffer = self._sniffing
-            if buffer is None:  # a WebSocket: straight through
-                super().data_received(data)
-                return
-            buffer += data
-            if len(buffer) < self._needed:
-                return
-            if not self._admin:
-                line = _first_line(buffer)
-                if line is None and len(buffer) <= _MAX_LINE:
-                    return
-                if line is None or not is_admin_line(line):
-                    self._sniffing = None
-                    super().data_received(bytes(buffer))
-                    return
-                self._admin = True
-            try:
-                request = read_request(buffer)
-            except AdminError as exc:
-                self._answer(AdminResponse(exc.status, {"error": {"message": exc.message}}))
-                return
-            if isinstance(request, int):
-                self._needed = request
-            elif api is not None:  # always so: without an API nothing is sniffed
-                self._answer(api.respond(request))
-
-        def _answer(self, response: AdminResponse) -> None:
-            self._sniffing = None
-            self.data_received = lambda data: None  # type: ignore[method-assign]  # the answer is final
-            self.transport.write(response.encode())
-            self.transport.close()  # after the buffered answer is flushed
-
-        async def handshake(self, *args: Any, **kwargs: Any) -> None:
-            await asyncio.wait([self.request_rcvd, self.connection_lost_waiter],
-                               return_when=asyncio.FIRST_COMPLETED)
-            if self._admin:  # answered in data_received; nothing WebSocket about it
-                await asyncio.shield(self.connection_lost_waiter)
-                return
-            await super().handshake(*args, **kwargs)
-
-    return FrontConnection

@@ -2,37 +2,44 @@
 
 The server creates a :class:`Connection` for every upgrade it accepts at the WebSocket
 level, rejected handshakes included (those have no session). Everything here is safe to
-call from a sync test thread and from any event loop, the server's or another one.
+call from a sync test thread and from any event loop, the server's or another one: what
+must happen on the server's loop goes there through the :class:`LoopRunner` it is given.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
+from .runner import LoopRunner
 from .wake import Wake
 from ..core.journal import Direction, Entry, Handshake, Journal
 from ..script import check_close
 from ..core.session import Session
 from ..verify import ErrorReport, error_reports, summarize
 
-__all__ = ["Connection"]
-
-T = TypeVar("T")
+__all__ = ["Connection", "SocketHandle"]
 
 
-class _Host(Protocol):
-    """What a connection needs from its server: a way onto the server's event loop."""
+class SocketHandle(Protocol):
+    """What a connection holds of its socket."""
 
-    def _run_on_loop(self, call: Callable[[], T]) -> T: ...
+    def is_open(self) -> bool:
+        """Whether the WebSocket is open (not closing, not closed)."""
+        ...
 
-    def _on_loop_thread(self) -> bool: ...
+    def close(self, code: int, reason: str) -> None:
+        """Start closing it with this code and reason (1006: drop it); called on the server's loop."""
+        ...
 
 
 class Connection:
     """One connection to the fake, in the order the server accepted it (``index``)."""
 
-    def __init__(self, host: _Host, index: int, journal: Journal, session: Session | None, wake: Wake) -> None:
+    def __init__(
+        self, index: int, journal: Journal, session: Session | None, wake: Wake, *,
+        socket: SocketHandle, loop: LoopRunner,
+    ) -> None:
         self.index = index
         self.journal = journal
         """Every frame both ways (bounded: the oldest entries are dropped past ``journal.max_entries``)."""
@@ -42,9 +49,8 @@ class Connection:
         """The WebSocket close code once the connection is closed (whoever closed it)."""
         self.close_reason: str | None = None
         self.closed_by: Literal["server", "client"] | None = None
-        self._host = host
-        self._is_open: Callable[[], bool] = lambda: False  # the socket's state, set by the server
-        self._close: Callable[[int, str], None] = lambda code, reason: None  # on the server's loop; set by the server
+        self._socket = socket
+        self._loop = loop  # the server's: what must not race its handlers runs there
         self._wake = wake  # the server's: notified (with its lock held) when this connection closes
 
     def __repr__(self) -> str:
@@ -92,7 +98,7 @@ class Connection:
         session = self.session
         if session is None:
             return []
-        return self._host._run_on_loop(session.conversation)
+        return self._loop.call(session.conversation)
 
     # --- acting --------------------------------------------------------------------------------
 
@@ -106,12 +112,12 @@ class Connection:
         check_close(code, reason)
 
         def close_now() -> bool:
-            if not self._is_open():
+            if not self._socket.is_open():
                 return False
-            self._close(code, reason)
+            self._socket.close(code, reason)
             return True
 
-        return self._host._run_on_loop(close_now)
+        return self._loop.call(close_now)
 
     # --- waiting -----------------------------------------------------------------------------
 
@@ -124,7 +130,7 @@ class Connection:
         Events already recorded count (from journal position ``since`` on). Raises
         :class:`TimeoutError` with the latest events when none comes within ``timeout`` seconds.
         """
-        if self._host._on_loop_thread():
+        if self._loop.on_loop_thread():
             raise RuntimeError("wait_for_sync() would block the server's own event loop: use await wait_for()")
         entry = self.journal.wait_for(type, fields, direction=direction, since=since, timeout=timeout)
         return self._found(entry, type, fields, direction, timeout)
@@ -151,7 +157,7 @@ class Connection:
 
     def wait_closed_sync(self, timeout: float = 5.0) -> int:
         """Block until the connection is closed; returns the close code."""
-        if self._host._on_loop_thread():
+        if self._loop.on_loop_thread():
             raise RuntimeError("wait_closed_sync() would block the server's own event loop: use await wait_closed()")
         return self._closed(self._wake.wait(lambda: self.close_code, timeout), timeout)
 

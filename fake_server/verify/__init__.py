@@ -10,18 +10,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..core.journal import Handshake, Journal, event_matches
 from ..protocol.schema import load_schemas
-
-if TYPE_CHECKING:
-    from ..transport.connection import Connection
 
 __all__ = [
     "ErrorReport",
     "ErrorExpectation",
     "ClientSequence",
+    "Traffic",
     "error_reports",
     "explain_rejection",
     "allowed_content_types",
@@ -117,34 +115,35 @@ class ErrorReport:
 
 
 def error_reports(connection: int, journal: Journal) -> list[ErrorReport]:
-    """The ``error`` events of one journal, each tied to the client event it answered.
+    """The ``error`` events of one journal, each with what it answered.
 
-    An error carrying an ``event_id`` answered the latest client event with that id; one
-    without answered the frame just before it (a rejected frame is answered by its error
-    alone), unless that frame had an id of its own (then nothing: expiry, a failure mid-stream).
+    The session records every error with its cause when it makes it (the client frame, or the
+    handshake); an error caused by no client frame (expiry, a failure while streaming) has none.
     """
     reports: list[ErrorReport] = []
-    by_id: dict[str, dict[str, Any]] = {}
-    previous = None
     for entry in journal.entries():
-        if entry.direction == "client":
-            if entry.event is not None and isinstance(entry.event.get("event_id"), str):
-                by_id[entry.event["event_id"]] = entry.event
-        elif entry.type == "error":
-            assert entry.event is not None
-            body = entry.event.get("error") or {}
-            event_id = body.get("event_id") if isinstance(body, dict) else None
-            if isinstance(event_id, str) and event_id in by_id:
-                reports.append(ErrorReport(connection, entry.event, client_event=by_id[event_id]))
-            elif previous is not None and previous.direction == "client" and not (
-                    previous.event is not None and isinstance(previous.event.get("event_id"), str)):
-                reports.append(ErrorReport(connection, entry.event, previous.event, previous.raw))
-            elif previous is None and journal.handshake is not None:
-                reports.append(ErrorReport(connection, entry.event, handshake=journal.handshake))
-            else:
-                reports.append(ErrorReport(connection, entry.event))
-        previous = entry
+        if entry.direction != "server" or entry.type != "error":
+            continue
+        assert entry.event is not None
+        cause = entry.cause
+        if cause is None:
+            reports.append(ErrorReport(connection, entry.event))
+        elif cause.handshake:
+            reports.append(ErrorReport(connection, entry.event, handshake=journal.handshake))
+        else:
+            reports.append(ErrorReport(connection, entry.event, cause.event, cause.raw))
     return reports
+
+
+class Traffic(Protocol):
+    """What the checks read of one connection: its journal and the errors sent on it.
+
+    The transport's ``Connection`` is one; this layer sits below the transport and names only what it reads.
+    """
+
+    journal: Journal
+
+    def errors(self) -> list[ErrorReport]: ...
 
 
 # --- near misses -------------------------------------------------------------------------------
@@ -153,25 +152,7 @@ def error_reports(connection: int, journal: Journal) -> list[ErrorReport]:
 @lru_cache(maxsize=1)
 def allowed_content_types() -> dict[str, tuple[str, ...]]:
     """Content part types a client may send per message role, read from ``schemas/ga/common.json``."""
-    defs: dict[str, Any] = load_schemas().document("common.json")["$defs"]
-
-    def resolve(node: dict[str, Any]) -> dict[str, Any]:
-        while "$ref" in node:
-            node = defs[node["$ref"].rpartition("/")[2]]
-        return node
-
-    def part_types(node: dict[str, Any]) -> list[str]:
-        node = resolve(node)
-        if "oneOf" in node:
-            return [t for branch in node["oneOf"] for t in part_types(branch)]
-        spec = node["properties"]["type"]
-        return [spec["const"]] if "const" in spec else list(spec["enum"])
-
-    allowed: dict[str, tuple[str, ...]] = {}
-    for branch in defs["MessageItem"]["oneOf"]:
-        item = resolve(branch)
-        allowed[item["properties"]["role"]["const"]] = tuple(part_types(item["properties"]["content"]["items"]))
-    return allowed
+    return load_schemas().content_types()
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -316,7 +297,7 @@ class ClientSequence:
         self.ignored.update(types)
         return self
 
-    def problems(self, connection: "Connection | None") -> list[str]:
+    def problems(self, connection: Traffic | None) -> list[str]:
         """Empty when the client sent exactly what was expected; otherwise one report."""
         if connection is None:
             if not self.expected:

@@ -14,6 +14,7 @@ from websockets.sync.client import connect as sync_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import fake_server.transport.server as server_module
+import fake_server.core.handshake as handshake_module
 from fake_server import FakeRealtimeServer
 from fake_server.core.session import Session
 
@@ -283,16 +284,16 @@ async def test_unseeded_servers_differ() -> None:
 async def test_session_exception_is_a_server_error_and_the_connection_survives(
     own_server: FakeRealtimeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Session.receive_text
+    original = Session._answer  # inside the session's boundary, where a bug of the fake is caught
     calls = {"n": 0}
 
-    def explode_once(self: Session, text: str | bytes) -> list[dict[str, Any]]:
+    def explode_once(self: Session, event: dict[str, Any]) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("injected failure")
-        return original(self, text)
+        original(self, event)
 
-    monkeypatch.setattr(Session, "receive_text", explode_once)
+    monkeypatch.setattr(Session, "_answer", explode_once)
     async with connect(own_server.url + "?model=gpt-realtime", additional_headers=AUTH) as ws:
         created = await recv_event(ws)
         await ws.send(json.dumps({"type": "response.create"}))
@@ -318,10 +319,10 @@ async def test_session_exception_is_a_server_error_and_the_connection_survives(
 async def test_handshake_exception_is_contained(
     own_server: FakeRealtimeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_open_session(*args: Any, **kwargs: Any) -> Any:
+    def broken_session(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("handshake bug")
 
-    monkeypatch.setattr(server_module, "open_session", broken_open_session)
+    monkeypatch.setattr(handshake_module, "Session", broken_session)  # inside open_session, which contains it
     event, code, _ = await rejected(own_server.url + "?model=gpt-realtime", additional_headers=AUTH)
     assert event["error"]["type"] == "server_error"
     assert code == 1011

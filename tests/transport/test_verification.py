@@ -11,7 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.sync.client import connect as sync_connect
 
 from fake_server import FakeRealtimeServer
-from fake_server.core.journal import Handshake, Journal
+from fake_server.core.journal import Handshake
+from fake_server.transport.journal_wait import WaitableJournal
 from fake_server.verify import allowed_content_types, explain_rejection, summarize
 
 CANARY = "sk-canary-7f3c9e1d5b2a4c6e8f0a"
@@ -106,7 +107,7 @@ def test_a_client_that_hangs_up_at_once_is_still_heard(realtime_server: FakeReal
 
 
 def test_the_journal_is_bounded_and_positions_survive_drops() -> None:
-    journal = Journal(max_entries=3)
+    journal = WaitableJournal(max_entries=3)
     for n in range(5):
         journal.client(float(n), {"type": "x", "n": n})
     assert journal.dropped == 2 and journal.position == 5
@@ -117,7 +118,7 @@ def test_the_journal_is_bounded_and_positions_survive_drops() -> None:
 
 
 def test_a_journal_wakes_a_waiting_thread_and_loop() -> None:
-    journal = Journal()
+    journal = WaitableJournal()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
