@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from collections.abc import Sequence
@@ -12,8 +11,10 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ..core.conversation import snapshot  # a fast deep copy of JSON-shaped dicts
-
-Event = dict[str, Any]
+from ..protocol.b64 import b64encode
+from ..protocol.schema import load_schemas
+from ..protocol.wire import Event
+from ._schema import pcm16
 
 ROLES = ("system", "user", "assistant")
 _PREFIX = {"message": "msg", "function_call": "fc", "function_call_output": "fco"}
@@ -121,44 +122,63 @@ def _server_item(item: Event) -> Event:
 
 
 _BOOLS = st.booleans()
-_PCM = st.binary(max_size=96).map(lambda b: base64.b64encode(b[: len(b) // 2 * 2]).decode())  # whole samples
+_PCM = pcm16(96).map(b64encode)
 _NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
 _ARGUMENTS = st.dictionaries(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6),
                              st.integers(-99, 99) | st.text(max_size=6), max_size=2).map(json.dumps)
 
 
-@dataclass(frozen=True)
 class _Options:
-    min_items: int
-    max_items: int
-    kinds: tuple[str, ...]
-    audio: bool
-    transcripts: bool
-    ids: bool
-    extras: bool
-    any_order: bool
-    text: st.SearchStrategy[str]
-    parts: dict[str, st.SearchStrategy[list[Event]]]
-    count: st.SearchStrategy[int]
-    kind: st.SearchStrategy[str]
-    transcript: st.SearchStrategy[str | None]
-    call: str = "histories()"
+    """What :func:`histories` was asked for, checked, with the strategies its draws use; shown as the call
+    in hypothesis reports."""
+
+    def __init__(self, min_items: int, max_items: int, roles: Sequence[str], audio: bool, tool_calls: bool,
+                 transcripts: bool, ids: bool, extras: bool, any_order: bool,
+                 text: st.SearchStrategy[str] | None) -> None:
+        unknown = set(roles) - set(ROLES)
+        if unknown or not (roles or tool_calls):
+            raise ValueError(f"roles must be a non-empty subset of {ROLES} (or tool_calls on), got {tuple(roles)}")
+        if not 0 <= min_items <= max_items:
+            raise ValueError(f"need 0 <= min_items <= max_items, got {min_items}, {max_items}")
+        self.count = st.integers(min_items, max_items)
+        if not roles:  # only call + output pairs: an even number of items
+            pairs = (min_items + 1) // 2, max_items // 2
+            if pairs[0] > pairs[1]:
+                raise ValueError(f"with tool calls only (no roles) the count is even (a call and its output), and "
+                                 f"no even count lies in min_items..max_items = {min_items}..{max_items}")
+            self.count = st.integers(*pairs).map(lambda n: 2 * n)
+        self.max_items, self.ids, self.extras, self.any_order = max_items, ids, extras, any_order
+        self.transcripts = transcripts
+        self.text = st.text(max_size=20) if text is None else text
+        self.transcript = st.none() | self.text
+        self.kind = st.sampled_from(tuple(roles) + (("tool",) if tool_calls else ()))
+        accepted = load_schemas().content_types()
+        self.parts: dict[str, st.SearchStrategy[list[Event]]] = {}
+        for role in roles:  # each part: the role's text type (from the schemas), or audio where the role takes it
+            text_type = next(t for t in accepted[role] if t in _TEXT_PARTS)
+            spoken = audio and "input_audio" in accepted[role]
+            self.parts[role] = st.lists(_part(text_type, spoken, self), min_size=1, max_size=3)
+        self.call = (f"histories(min_items={min_items}, max_items={max_items}, roles={tuple(roles)}, audio={audio}, "
+                     f"tool_calls={tool_calls}, transcripts={transcripts}, ids={ids}, extras={extras}, "
+                     f"any_order={any_order})")
 
     def __repr__(self) -> str:
         return self.call
 
 
-def _part(draw: st.DrawFn, role: str, options: _Options) -> Event:
-    if role == "system":
-        return {"type": "input_text", "text": draw(options.text)}
-    if role == "assistant":
-        return {"type": "output_text", "text": draw(options.text)}
-    if options.audio and draw(_BOOLS):  # user: text or audio
-        part: Event = {"type": "input_audio", "audio": draw(_PCM)}
-        if options.transcripts and draw(_BOOLS):
-            part["transcript"] = draw(options.transcript)
-        return part
-    return {"type": "input_text", "text": draw(options.text)}
+_TEXT_PARTS = ("input_text", "output_text")
+"""The text part types; each role takes one of them."""
+
+
+@st.composite
+def _part(draw: st.DrawFn, text_type: str, spoken: bool, options: _Options) -> Event:
+    """A content part of ``text_type``, or (``spoken``) as likely an ``input_audio`` part."""
+    if not (spoken and draw(_BOOLS)):
+        return {"type": text_type, "text": draw(options.text)}
+    part: Event = {"type": "input_audio", "audio": draw(_PCM)}
+    if options.transcripts and draw(_BOOLS):
+        part["transcript"] = draw(options.transcript)
+    return part
 
 
 _EXTRAS = st.sampled_from([(None, None), (True, None), (None, "completed"), (True, "completed"),
@@ -207,29 +227,8 @@ def histories(
         a tool output is always loaded after its call. Off: every item is appended in order.
     :param text: strategy for message texts (default: short unicode text).
     """
-    unknown = set(roles) - set(ROLES)
-    if unknown or not (roles or tool_calls):
-        raise ValueError(f"roles must be a non-empty subset of {ROLES} (or tool_calls on), got {tuple(roles)}")
-    if not 0 <= min_items <= max_items:
-        raise ValueError(f"need 0 <= min_items <= max_items, got {min_items}, {max_items}")
-    count = st.integers(min_items, max_items)
-    if not roles:  # only call + output pairs: an even number of items
-        pairs = (min_items + 1) // 2, max_items // 2
-        if pairs[0] > pairs[1]:
-            raise ValueError(f"with tool calls only (no roles) the count is even (a call and its output), and no "
-                             f"even count lies in min_items..max_items = {min_items}..{max_items}")
-        count = st.integers(*pairs).map(lambda n: 2 * n)
-    text = st.text(max_size=20) if text is None else text
-    kinds = tuple(roles) + (("tool",) if tool_calls else ())
-    options = _Options(min_items, max_items, kinds, audio, transcripts, ids, extras, any_order, text, {},
-                       count, st.sampled_from(kinds), st.none() | text)
-    object.__setattr__(options, "call", f"histories(min_items={min_items}, max_items={max_items}, "
-                       f"roles={tuple(roles)}, audio={audio}, tool_calls={tool_calls}, transcripts={transcripts}, "
-                       f"ids={ids}, extras={extras}, any_order={any_order})")
-    for role in roles:
-        options.parts[role] = st.lists(st.composite(lambda draw, r=role: _part(draw, r, options))(),
-                                       min_size=1, max_size=3)
-    return _histories(options)
+    return _histories(_Options(min_items, max_items, roles, audio, tool_calls, transcripts, ids, extras, any_order,
+                               text))
 
 
 @st.composite

@@ -7,7 +7,6 @@ broken value fills the template. Nothing here runs the fake.
 
 from __future__ import annotations
 
-import base64
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,16 +14,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..protocol.rules import quote_values
+from ..protocol.b64 import b64encode
+from ..protocol.rules import RealtimeError, error_body, quote_values
+from ..protocol.wire import Event
 from ._history import History, histories
-from ._schema import Breakage, SchemaWalker, expected_error
-
-Event = dict[str, Any]
+from ._schema import Breakage, SchemaWalker
 
 #: Bytes per millisecond of the default input format, PCM16 at 24 kHz (FACTS §4).
 PCM_BYTES_PER_MS = 48
-#: Content part types clients get wrong (the bare ``text`` of the beta dialect, other roles' types).
-WRONG_PART_TYPES = ("text", "input_text", "output_text", "input_audio", "audio", "output_audio", "input_image")
+#: Content part types no client message takes, that clients send by mistake: the bare ``text`` and ``audio``
+#: of the beta dialect, the server's ``output_audio``. With every role's own types (from the schemas), they make
+#: the wrong types a role's message is sent with (:func:`wrong_part_types`).
+NEVER_CLIENT_PART_TYPES = ("text", "audio", "output_audio")
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,14 @@ class ExpectedError:
 
     @classmethod
     def of(cls, rule: str, fields: Mapping[str, Any], event: Any) -> ExpectedError:
-        type_, code, message, param = expected_error(rule, fields)
+        error = RealtimeError(rule, **fields)
         event_id = event.get("event_id") if isinstance(event, dict) else None
-        return cls(rule, type_, code, message, param, event_id if type(event_id) is str else None)
+        event_id = event_id if type(event_id) is str else None
+        return cls(rule, error.type, error.code, error.message, error.param, event_id)
 
     def body(self) -> dict[str, Any]:
         """The ``error`` object of the server event, in the live key order."""
-        return {"type": self.type, "code": self.code, "message": self.message, "param": self.param,
-                "event_id": self.event_id}
+        return error_body(self.type, self.code, self.message, param=self.param, event_id=self.event_id)
 
     def matches(self, server_event: Mapping[str, Any]) -> bool:
         """Whether ``server_event`` is exactly this error."""
@@ -108,24 +109,12 @@ def _unknown_id(history: History) -> st.SearchStrategy[str]:
     return st.text(min_size=1, max_size=12).filter(lambda s: s not in taken)
 
 
-def _role_part_types(walker: SchemaWalker, role: str) -> list[str]:
-    """The part types a role's error message lists (the schema's ``x-error-values`` or enum)."""
-    uri, common = walker.resolve(walker.index_uri, "common.json")
-    base, item = walker.deref(uri, common["$defs"][f"{role.capitalize()}MessageItem"])
-    base, part = walker.deref(base, item["properties"]["content"]["items"])
-    if "oneOf" in part:
-        values = part.get("x-error-values") or [walker.const_of(base, b, "type") for b in part["oneOf"]]
-        return list(values)
-    return list(part["properties"]["type"]["enum"])
-
-
-def _allowed_part_types(walker: SchemaWalker, role: str) -> set[str]:
-    uri, common = walker.resolve(walker.index_uri, "common.json")
-    base, item = walker.deref(uri, common["$defs"][f"{role.capitalize()}MessageItem"])
-    base, part = walker.deref(base, item["properties"]["content"]["items"])
-    if "oneOf" in part:
-        return {walker.const_of(base, b, "type") for b in part["oneOf"]}
-    return set(part["properties"]["type"]["enum"])
+def wrong_part_types(role: str, walker: SchemaWalker | None = None) -> tuple[str, ...]:
+    """Content part types a ``role`` message does not take but clients send: other roles' types (from the
+    schemas) and :data:`NEVER_CLIENT_PART_TYPES`."""
+    accepted = _walker(walker).schemas.content_types()
+    every = dict.fromkeys([*NEVER_CLIENT_PART_TYPES, *(t for types in accepted.values() for t in types)])
+    return tuple(t for t in every if t not in accepted[role])
 
 
 def wrong_part_type_error(role: str, given: str, index: int, event: Event,
@@ -135,7 +124,7 @@ def wrong_part_type_error(role: str, given: str, index: int, event: Event,
     The allowed types come from the role's schema (its ``x-error-values`` when the live
     message lists fewer types than the schema accepts), the wording from the rules table.
     """
-    allowed = quote_values(_role_part_types(_walker(walker), role))
+    allowed = quote_values(_walker(walker).schemas.content_types(listed=True)[role])
     fields = {"path": f"item.content[{index}].type", "given": given, "allowed": allowed}
     return ExpectedError.of("invalid_value", fields, event)
 
@@ -192,7 +181,7 @@ def _invalid_items(draw: st.DrawFn, history: History | None, kinds: tuple[str, .
     if kind == "wrong_part_type":
         role = item["role"]
         index = draw(st.integers(0, len(item["content"]) - 1))
-        given = draw(st.sampled_from([t for t in WRONG_PART_TYPES if t not in _allowed_part_types(walker, role)]))
+        given = draw(st.sampled_from(wrong_part_types(role, walker)))
         item["content"][index] = {"type": given, "text": draw(st.text(max_size=8))}
         return InvalidEvent(event, wrong_part_type_error(role, given, index, event, walker),
                             f"{role} message with a {given!r} part", history, (), kind, base)
@@ -229,7 +218,7 @@ def _not_base64() -> st.SearchStrategy[str]:
 
 
 #: 10 ms of PCM16 silence, base64.
-_SILENCE = base64.b64encode(bytes(10 * PCM_BYTES_PER_MS)).decode()
+_SILENCE = b64encode(bytes(10 * PCM_BYTES_PER_MS))
 
 #: The kinds :func:`invalid_events` adds to :data:`ITEM_KINDS`.
 EVENT_KINDS = ("schema", "delete", "retrieve", "truncate_unknown", "truncate_not_audio", "cancel", "commit", "append")
@@ -300,8 +289,7 @@ def _schema_break(draw: st.DrawFn, walker: SchemaWalker, history: History) -> In
     setup: tuple[Event, ...] = ()
     if event_type == "input_audio_buffer.commit":  # enough audio to commit
         ms = draw(st.integers(100, 300))
-        setup = ({"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(ms * PCM_BYTES_PER_MS))
-                  .decode()},)
+        setup = ({"type": "input_audio_buffer.append", "audio": b64encode(bytes(ms * PCM_BYTES_PER_MS))},)
     return _from_breakage(base, draw(walker.breakage(base)), history, "schema", setup)
 
 
@@ -369,7 +357,7 @@ def _invalid_events(draw: st.DrawFn, history: History | None, kinds: tuple[str, 
         nbytes = 2 * draw(st.integers(0, 100 * PCM_BYTES_PER_MS // 2 - 1))
         setup: tuple[Event, ...] = ()
         if nbytes:
-            setup = ({"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(nbytes)).decode()},)
+            setup = ({"type": "input_audio_buffer.append", "audio": b64encode(bytes(nbytes))},)
         event = {"type": "input_audio_buffer.commit", "event_id": event_id}
         fields = {"buffered_ms": nbytes / PCM_BYTES_PER_MS}
         return InvalidEvent(event, ExpectedError.of("input_audio_buffer_commit_empty", fields, event),

@@ -30,6 +30,8 @@ from hypothesis import event as note_event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from ..protocol.legality import rule_for
+from ..protocol.wire import Event
 from ._history import History, histories
 from ._invalid import PCM_BYTES_PER_MS, ExpectedError, invalid_events
 from ._invalid import _walker as default_walker
@@ -37,8 +39,6 @@ from ._invalid import _walker as default_walker
 if TYPE_CHECKING:
     from ..transport.server import FakeRealtimeServer
     from ..core.session import Session
-
-Event = dict[str, Any]
 
 #: Manual turn taking: appended audio is never committed, nor answered, behind the model's back.
 MANUAL_TURNS: Event = {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
@@ -75,19 +75,23 @@ class CoreDriver:
         self.session: Session = Session(model="gpt-realtime", ids=IdGenerator(seed, clock), clock=clock,
                                         limits=SessionLimits(validate_server_events=validate))
         self.session.start()
+        self.session.events_to_send()
         self._pending: list[Event] = []
 
     def send(self, event: Event) -> list[Event]:
-        return _without_noise(self.session.receive_text(json.dumps(event)))
+        self.session.receive_text(json.dumps(event))
+        return _without_noise(self.session.events_to_send())
 
     def until(self, done: Callable[[Event], bool]) -> list[Event]:
+        session = self.session
         out: list[Event] = []
         while True:
-            if not self._pending:
-                step = self.session.next_step()
-                if step is None:
+            while not self._pending:  # the next streamed batch, whatever its time (the clock is frozen)
+                deadline = session.next_deadline()
+                if deadline is None or deadline >= session.expires_at:
                     raise AssertionError(f"the session went quiet before the awaited event; got {_types(out)}")
-                self._pending = list(step.events)
+                session.advance(deadline, max_batches=1)
+                self._pending = session.events_to_send()
             event = self._pending.pop(0)
             if event["type"] == "rate_limits.updated":
                 continue
@@ -223,13 +227,108 @@ class Reference:
         return self.items[index - 1]["id"] if index else None
 
 
-def _expect_error(events: list[Event], rule_name: str, event: Event, **fields: Any) -> None:
-    expected = ExpectedError.of(rule_name, fields, event)
+def _expect_error(events: list[Event], precondition: str, event: Event, **fields: Any) -> None:
+    """``events`` are the error alone that the legality table names for ``event`` breaking ``precondition``."""
+    expected = ExpectedError.of(rule_for(event["type"], precondition), fields, event)
     assert len(events) == 1 and expected.matches(events[0]), (
         f"expected only the error {expected.body()}, got {events}")
 
 
-class SessionMachine(RuleBasedStateMachine):
+class _ResponseRules:
+    """The response rules of :class:`SessionMachine` (a part of it: it inherits them)."""
+
+    driver: Driver
+    model: Reference
+    note: Callable[[str], None]
+    _event_id: Callable[[], str]
+    _send_broken: Callable[..., "list[Event] | None"]
+
+    @rule(data=st.data())
+    def response(self, data: st.DataObject) -> None:
+        """response.create, run to its end; its outputs are appended (out of band: nothing is)."""
+        request: Event = {"output_modalities": [data.draw(st.sampled_from(["audio", "text"]), label="modality")]}
+        in_conversation = data.draw(st.integers(0, 3), label="out of band") > 0
+        if not in_conversation:
+            request["conversation"] = "none"
+        answer = self.driver.send({"type": "response.create", "event_id": self._event_id(), "response": request})
+        created = [e for e in answer if e["type"] == "response.created"]
+        assert len(created) == 1, answer
+        response_id = created[0]["response"]["id"]
+        events = answer + self._until_done(answer, response_id)
+        self._apply_response(events, response_id, in_conversation, "completed")
+        self.note(f"response: {request['output_modalities'][0]}{'' if in_conversation else ', out of band'}")
+
+    @rule()
+    def cancel_idle(self) -> None:
+        event = {"type": "response.cancel", "event_id": self._event_id()}
+        _expect_error(self.driver.send(event), "response_active", event)
+        self.note("cancel: nothing to cancel")
+
+    @rule()
+    def response_then_cancel(self) -> None:
+        """response.create then response.cancel at once: cancelled, or (over a socket) done first."""
+        create = {"type": "response.create", "event_id": self._event_id()}
+        answer = self.driver.send(create)
+        response_id = next(e for e in answer if e["type"] == "response.created")["response"]["id"]
+        cancel = {"type": "response.cancel", "event_id": self._event_id()}
+        events = answer + self.driver.send(cancel)
+        done = [e for e in events if e["type"] == "response.done"]
+        if not done:
+            events += self._until_done(events, response_id)
+        final = next(e for e in events if e["type"] == "response.done")
+        status = final["response"]["status"]
+        errors = [e for e in events if e["type"] == "error"]
+        if status == "cancelled":
+            assert not errors, errors
+            assert final["response"]["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+        else:  # the response had finished before the cancel arrived
+            assert status == "completed", final
+            expected = ExpectedError.of(rule_for("response.cancel", "response_active"), {}, cancel)
+            assert len(errors) == 1 and expected.matches(errors[0]), errors
+        self._apply_response([e for e in events if e["type"] != "error"], response_id, True, status)
+        self.note(f"cancel: {status}")
+
+    @rule(data=st.data())
+    def response_then_broken_cancel(self, data: st.DataObject) -> None:
+        """response.create then a cancel (valid while the response runs) with one schema rule broken: refused
+        for that rule alone, whatever the race, and the response completes."""
+        answer = self.driver.send({"type": "response.create", "event_id": self._event_id()})
+        response_id = next(e for e in answer if e["type"] == "response.created")["response"]["id"]
+        cancel = {"type": "response.cancel", "event_id": self._event_id()}
+        events = answer + (self._send_broken(data, cancel, True, "cancel", streaming=True) or [])
+        events += self._until_done(events, response_id)
+        self._apply_response(events, response_id, True, "completed")
+
+    def _until_done(self, seen: list[Event], response_id: str) -> list[Event]:
+        if any(e["type"] == "response.done" and e["response"]["id"] == response_id for e in seen):
+            return []
+        return self.driver.until(lambda e: e["type"] == "response.done" and e["response"]["id"] == response_id)
+
+    def _apply_response(self, events: list[Event], response_id: str, in_conversation: bool, status: str) -> None:
+        model = self.model
+        events = _without_noise(events)
+        mine = [e for e in events if e.get("response_id") == response_id or e["type"].startswith("conversation.")
+                or e.get("response", {}).get("id") == response_id]
+        added = [e for e in mine if e["type"] == "conversation.item.added"]
+        done = [e for e in mine if e["type"] == "conversation.item.done"]
+        if not in_conversation:
+            assert not added and not done, _types(mine)
+            return
+        assert len(added) == len(done), _types(mine)
+        for add, finished in zip(added, done):
+            assert add["previous_item_id"] == (model.ids()[-1] if model.items else None), add
+            item = finished["item"]
+            model.insert(item, None)
+            audio = b"".join(base64.b64decode(e["delta"]) for e in mine if e["type"] == "response.output_audio.delta"
+                             and e["item_id"] == item["id"])
+            if audio:
+                model.audio[item["id"]] = {0: audio}
+        final = next(e for e in mine if e["type"] == "response.done")
+        assert final["response"]["status"] == status, final
+        assert [o["id"] for o in final["response"]["output"]] == [d["item"]["id"] for d in done]
+
+
+class SessionMachine(_ResponseRules, RuleBasedStateMachine):
     """Random client operations against :class:`Reference`; subclass and set :meth:`make_driver`.
 
     Each step notes what happened (``commit: committed``, ``truncate: too long``...) with hypothesis'
@@ -310,7 +409,7 @@ class SessionMachine(RuleBasedStateMachine):
             event["previous_item_id"] = "nowhere"
         answer = self.driver.send(event)
         if where == "unknown":
-            _expect_error(answer, "item_create_invalid_previous_item_id", event, previous_item_id="nowhere")
+            _expect_error(answer, "previous_item_exists", event, previous_item_id="nowhere")
             self.note("create: unknown previous_item_id")
             return
         self.note(f"create: {where}")
@@ -330,7 +429,7 @@ class SessionMachine(RuleBasedStateMachine):
         event = {"type": "conversation.item.delete", "event_id": self._event_id(), "item_id": item_id}
         answer = self.driver.send(event)
         if self.model.find(item_id) is None:
-            _expect_error(answer, "item_delete_invalid_item_id", event, item_id=item_id)
+            _expect_error(answer, "item_exists", event, item_id=item_id)
             self.note("delete: unknown id")
             return
         assert answer == [{"type": "conversation.item.deleted", "event_id": answer[0]["event_id"],
@@ -349,7 +448,7 @@ class SessionMachine(RuleBasedStateMachine):
         answer = self.driver.send(event)
         found = self.model.find(item_id)
         if found is None:
-            _expect_error(answer, "item_retrieve_invalid_item_id", event, item_id=item_id)
+            _expect_error(answer, "item_exists", event, item_id=item_id)
             self.note("retrieve: unknown id")
             return
         assert _types(answer) == ["conversation.item.retrieved"], answer
@@ -383,19 +482,19 @@ class SessionMachine(RuleBasedStateMachine):
         found = model.find(item_id)
         answer = self.driver.send(event)
         if found is None:
-            _expect_error(answer, "item_truncate_invalid_item_id", event, item_id=item_id)
+            _expect_error(answer, "item_exists", event, item_id=item_id)
             self.note("truncate: unknown id")
             return
         if not actual:
-            _expect_error(answer, "truncate_not_audio", event)
+            _expect_error(answer, "assistant_audio", event)
             self.note("truncate: not assistant audio")
             return
         if content_index:
-            _expect_error(answer, "truncate_invalid_content_index", event, content_index=content_index)
+            _expect_error(answer, "content_index_audio", event, content_index=content_index)
             self.note("truncate: no such content index")
             return
         if end > actual:
-            _expect_error(answer, "truncate_too_long", event, actual_ms=int(actual), audio_end_ms=end)
+            _expect_error(answer, "within_audio", event, actual_ms=int(actual), audio_end_ms=end)
             self.note("truncate: too long")
             return
         assert answer == [{"type": "conversation.item.truncated", "event_id": answer[0]["event_id"],
@@ -473,7 +572,7 @@ class SessionMachine(RuleBasedStateMachine):
         answer = self.driver.send(event)
         buffered = len(model.buffer) / PCM_BYTES_PER_MS
         if buffered < 100:
-            _expect_error(answer, "input_audio_buffer_commit_empty", event, buffered_ms=buffered)
+            _expect_error(answer, "buffer_long_enough", event, buffered_ms=buffered)
             self.note("commit: too short")
             return
         assert _types(answer) == ["input_audio_buffer.committed", "conversation.item.added",
@@ -496,91 +595,6 @@ class SessionMachine(RuleBasedStateMachine):
         assert _types(answer) == ["input_audio_buffer.cleared"], answer
         self.model.buffer = b""
         self.note("clear: cleared")
-
-    # -- responses ---------------------------------------------------------------------------
-    @rule(data=st.data())
-    def response(self, data: st.DataObject) -> None:
-        """response.create, run to its end; its outputs are appended (out of band: nothing is)."""
-        request: Event = {"output_modalities": [data.draw(st.sampled_from(["audio", "text"]), label="modality")]}
-        in_conversation = data.draw(st.integers(0, 3), label="out of band") > 0
-        if not in_conversation:
-            request["conversation"] = "none"
-        answer = self.driver.send({"type": "response.create", "event_id": self._event_id(), "response": request})
-        created = [e for e in answer if e["type"] == "response.created"]
-        assert len(created) == 1, answer
-        response_id = created[0]["response"]["id"]
-        events = answer + self._until_done(answer, response_id)
-        self._apply_response(events, response_id, in_conversation, "completed")
-        self.note(f"response: {request['output_modalities'][0]}{'' if in_conversation else ', out of band'}")
-
-    @rule()
-    def cancel_idle(self) -> None:
-        event = {"type": "response.cancel", "event_id": self._event_id()}
-        _expect_error(self.driver.send(event), "response_cancel_not_active", event)
-        self.note("cancel: nothing to cancel")
-
-    @rule()
-    def response_then_cancel(self) -> None:
-        """response.create then response.cancel at once: cancelled, or (over a socket) done first."""
-        create = {"type": "response.create", "event_id": self._event_id()}
-        answer = self.driver.send(create)
-        response_id = next(e for e in answer if e["type"] == "response.created")["response"]["id"]
-        cancel = {"type": "response.cancel", "event_id": self._event_id()}
-        events = answer + self.driver.send(cancel)
-        done = [e for e in events if e["type"] == "response.done"]
-        if not done:
-            events += self._until_done(events, response_id)
-        final = next(e for e in events if e["type"] == "response.done")
-        status = final["response"]["status"]
-        errors = [e for e in events if e["type"] == "error"]
-        if status == "cancelled":
-            assert not errors, errors
-            assert final["response"]["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
-        else:  # the response had finished before the cancel arrived
-            assert status == "completed", final
-            expected = ExpectedError.of("response_cancel_not_active", {}, cancel)
-            assert len(errors) == 1 and expected.matches(errors[0]), errors
-        self._apply_response([e for e in events if e["type"] != "error"], response_id, True, status)
-        self.note(f"cancel: {status}")
-
-    @rule(data=st.data())
-    def response_then_broken_cancel(self, data: st.DataObject) -> None:
-        """response.create then a cancel (valid while the response runs) with one schema rule broken: refused
-        for that rule alone, whatever the race, and the response completes."""
-        answer = self.driver.send({"type": "response.create", "event_id": self._event_id()})
-        response_id = next(e for e in answer if e["type"] == "response.created")["response"]["id"]
-        cancel = {"type": "response.cancel", "event_id": self._event_id()}
-        events = answer + (self._send_broken(data, cancel, True, "cancel", streaming=True) or [])
-        events += self._until_done(events, response_id)
-        self._apply_response(events, response_id, True, "completed")
-
-    def _until_done(self, seen: list[Event], response_id: str) -> list[Event]:
-        if any(e["type"] == "response.done" and e["response"]["id"] == response_id for e in seen):
-            return []
-        return self.driver.until(lambda e: e["type"] == "response.done" and e["response"]["id"] == response_id)
-
-    def _apply_response(self, events: list[Event], response_id: str, in_conversation: bool, status: str) -> None:
-        model = self.model
-        events = _without_noise(events)
-        mine = [e for e in events if e.get("response_id") == response_id or e["type"].startswith("conversation.")
-                or e.get("response", {}).get("id") == response_id]
-        added = [e for e in mine if e["type"] == "conversation.item.added"]
-        done = [e for e in mine if e["type"] == "conversation.item.done"]
-        if not in_conversation:
-            assert not added and not done, _types(mine)
-            return
-        assert len(added) == len(done), _types(mine)
-        for add, finished in zip(added, done):
-            assert add["previous_item_id"] == (model.ids()[-1] if model.items else None), add
-            item = finished["item"]
-            model.insert(item, None)
-            audio = b"".join(base64.b64decode(e["delta"]) for e in mine if e["type"] == "response.output_audio.delta"
-                             and e["item_id"] == item["id"])
-            if audio:
-                model.audio[item["id"]] = {0: audio}
-        final = next(e for e in mine if e["type"] == "response.done")
-        assert final["response"]["status"] == status, final
-        assert [o["id"] for o in final["response"]["output"]] == [d["item"]["id"] for d in done]
 
     # -- invalid events ----------------------------------------------------------------------
     @rule(case=invalid_events(_SOME_ITEMS, kinds=("schema",)))

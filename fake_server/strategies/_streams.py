@@ -10,7 +10,6 @@ extra ``rate_limits.updated``, ``error`` events and event types the client has n
 
 from __future__ import annotations
 
-import base64
 import copy
 import itertools
 import json
@@ -20,15 +19,19 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ..protocol.b64 import b64encode
 from ..protocol.ids import IdGenerator
-from ..protocol.rules import ERRORS
-from ._schema import expected_error
-
-Event = dict[str, Any]
+from ..protocol.rules import RealtimeError, error_body
+from ..protocol.schema import load_schemas
+from ..protocol.wire import RATE_LIMIT_TOKENS, Event, server_event
+from ._schema import pcm16
 
 _KEEP_OPEN_ERRORS = ("item_delete_invalid_item_id", "item_retrieve_invalid_item_id", "response_cancel_not_active",
                      "invalid_tool_call_id", "conversation_already_has_active_response", "unknown_parameter",
                      "input_audio_buffer_commit_empty", "cannot_update_voice")
+_HIGH_TIER_RATE_LIMIT_TOKENS = 15_000_000
+"""The tokens-per-minute limit a high tier reports in ``rate_limits.updated`` (FACTS §5.4); the fake itself
+reports the low tier's :data:`~fake_server.protocol.wire.RATE_LIMIT_TOKENS`."""
 _SAMPLE_FIELDS: dict[str, Any] = {"item_id": "item_123", "call_id": "call_123", "response_id": "resp_123",
                                   "path": "session.x", "buffered_ms": 40.0}
 
@@ -121,9 +124,7 @@ class _Builder:
         self.last_item: str | None = None
 
     def emit(self, type_: str, **payload: Any) -> None:
-        event: Event = {"type": type_, "event_id": self.ids.new("event")}
-        event.update(copy.deepcopy(payload))
-        self.events.append(event)
+        self.events.append(server_event(self.ids, type_, **copy.deepcopy(payload)))
 
 
 @st.composite
@@ -148,80 +149,106 @@ def _response(draw: st.DrawFn, b: _Builder, modalities: Sequence[str], tool_call
     done_items: list[dict[str, Any]] = []
     for index, kind in enumerate(plan):
         cut_short = status in ("cancelled", "incomplete") and index == len(plan) - 1
-        item_status = "incomplete" if cut_short else "completed"
-        item_id = ids.new("item")
+        where = _Place(response_id, index, ids.new("item"), in_conversation)
         if kind == "message":
-            audio = modality == "audio"
-            item: dict[str, Any] = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
-                                    "content": []}
-            full = draw(text)
-            said = full[:draw(st.integers(0, len(full)))] if cut_short else full
-            pcm = draw(st.binary(max_size=96)) if audio else b""
-            pcm = pcm[: len(pcm) // 2 * 2]  # whole PCM16 samples
-            where = {"response_id": response_id, "item_id": item_id, "output_index": index, "content_index": 0}
-            _open(b, response_id, index, item, in_conversation)
-            b.emit("response.content_part.added", **where,
-                   part={"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""})
-            words = _chunks(draw, said)
-            if audio:
-                sound = _chunks(draw, pcm, 2)
-                order = draw(st.permutations([0] * len(words) + [1] * len(sound)))
-                wi = si = 0
-                for which in order:
-                    if which == 0:
-                        b.emit("response.output_audio_transcript.delta", **where, delta=words[wi],
-                               obfuscation=ids.obfuscation())
-                        wi += 1
-                    else:
-                        b.emit("response.output_audio.delta", **where,
-                               delta=base64.b64encode(sound[si]).decode())
-                        si += 1
-                b.emit("response.output_audio.done", **where)
-                b.emit("response.output_audio_transcript.done", **where, transcript=said)
-                b.emit("response.content_part.done", **where, part={"type": "audio", "transcript": said})
-                item["content"] = [{"type": "output_audio", "transcript": said}]
-            else:
-                for word in words:
-                    b.emit("response.output_text.delta", **where, delta=word, obfuscation=ids.obfuscation())
-                b.emit("response.output_text.done", **where, text=said)
-                b.emit("response.content_part.done", **where, part={"type": "text", "text": said})
-                item["content"] = [{"type": "output_text", "text": said}]
-            outputs.append(Output(item_id, "audio" if audio else "text", item_status, said, pcm))
+            item, output = _message(draw, b, where, modality == "audio", cut_short, text)
         else:
-            name = draw(st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True))
-            call_id = ids.call_id()
-            arguments = json.dumps(draw(st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
-                                                        st.integers(-99, 99) | text, max_size=3)))
-            if cut_short:
-                arguments = arguments[:draw(st.integers(0, len(arguments)))]
-            item = {"id": item_id, "type": "function_call", "status": "in_progress", "name": name,
-                    "call_id": call_id, "arguments": ""}
-            _open(b, response_id, index, item, in_conversation)
-            where = {"response_id": response_id, "item_id": item_id, "output_index": index, "call_id": call_id}
-            for delta in _chunks(draw, arguments):
-                b.emit("response.function_call_arguments.delta", **where, delta=delta)
-            b.emit("response.function_call_arguments.done", **where, name=name, arguments=arguments)
-            item["arguments"] = arguments
-            outputs.append(Output(item_id, "function_call", item_status, arguments, name=name, call_id=call_id))
-        item["status"] = item_status
+            item, output = _function_call(draw, b, where, cut_short, text)
+        outputs.append(output)
+        item["status"] = output.status
         if in_conversation:
             b.emit("conversation.item.done", previous_item_id=item.get("_previous"), item=_clean(item))
         b.emit("response.output_item.done", response_id=response_id, output_index=index, item=_clean(item))
         done_items.append(_clean(item))
-    details: dict[str, Any] | None = None
-    if status == "cancelled":
-        details = {"type": "cancelled", "reason": draw(st.sampled_from(["client_cancelled", "turn_detected"]))}
-    elif status == "incomplete":
-        details = {"type": "incomplete", "reason": draw(st.sampled_from(["max_output_tokens", "content_filter"]))}
-    elif status == "failed":
-        rule = ERRORS["server_error"]
-        details = {"type": "failed", "error": {"type": rule.type, "code": rule.code,
-                                               "message": rule.message.format(session_id=ids.new("sess"))}}
-    b.emit("response.done", response={**response, "status": status, "status_details": details,
+    b.emit("response.done", response={**response, "status": status, "status_details": _details(draw, status, ids),
                                       "output": done_items, "usage": _usage(draw)})
     if draw(st.integers(0, 4)) > 0:  # live: right after response.done
         b.emit("rate_limits.updated", rate_limits=[_rate_limit(draw)])
     return Outcome(response_id, status, tuple(outputs), in_conversation)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an output item goes: its response, its index there, its id, and whether it joins the conversation."""
+
+    response_id: str
+    output_index: int
+    item_id: str
+    in_conversation: bool
+
+
+def _message(draw: st.DrawFn, b: _Builder, at: _Place, audio: bool, cut_short: bool,
+             text: st.SearchStrategy[str]) -> tuple[dict[str, Any], Output]:
+    """One assistant message streamed: its part, its deltas (audio and transcript interleaved), its ``.done``s."""
+    item: dict[str, Any] = {"id": at.item_id, "type": "message", "status": "in_progress", "role": "assistant",
+                            "content": []}
+    full = draw(text)
+    said = full[:draw(st.integers(0, len(full)))] if cut_short else full
+    pcm = draw(pcm16(96)) if audio else b""
+    where = {"response_id": at.response_id, "item_id": at.item_id, "output_index": at.output_index,
+             "content_index": 0}
+    _open(b, at.response_id, at.output_index, item, at.in_conversation)
+    b.emit("response.content_part.added", **where,
+           part={"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""})
+    words = _chunks(draw, said)
+    if audio:
+        sound = _chunks(draw, pcm, 2)
+        spoken, heard = iter(words), iter(sound)
+        for which in draw(st.permutations([0] * len(words) + [1] * len(sound))):
+            if which == 0:
+                b.emit("response.output_audio_transcript.delta", **where, delta=next(spoken),
+                       obfuscation=b.ids.obfuscation())
+            else:
+                b.emit("response.output_audio.delta", **where, delta=b64encode(next(heard)))
+        b.emit("response.output_audio.done", **where)
+        b.emit("response.output_audio_transcript.done", **where, transcript=said)
+        b.emit("response.content_part.done", **where, part={"type": "audio", "transcript": said})
+        item["content"] = [{"type": "output_audio", "transcript": said}]
+    else:
+        for word in words:
+            b.emit("response.output_text.delta", **where, delta=word, obfuscation=b.ids.obfuscation())
+        b.emit("response.output_text.done", **where, text=said)
+        b.emit("response.content_part.done", **where, part={"type": "text", "text": said})
+        item["content"] = [{"type": "output_text", "text": said}]
+    return item, Output(at.item_id, "audio" if audio else "text", _item_status(cut_short), said, pcm)
+
+
+def _function_call(draw: st.DrawFn, b: _Builder, at: _Place, cut_short: bool,
+                   text: st.SearchStrategy[str]) -> tuple[dict[str, Any], Output]:
+    """One function call streamed: its argument deltas and ``.done``."""
+    name = draw(st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True))
+    call_id = b.ids.call_id()
+    arguments = json.dumps(draw(st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+                                                st.integers(-99, 99) | text, max_size=3)))
+    if cut_short:
+        arguments = arguments[:draw(st.integers(0, len(arguments)))]
+    item = {"id": at.item_id, "type": "function_call", "status": "in_progress", "name": name,
+            "call_id": call_id, "arguments": ""}
+    _open(b, at.response_id, at.output_index, item, at.in_conversation)
+    where = {"response_id": at.response_id, "item_id": at.item_id, "output_index": at.output_index,
+             "call_id": call_id}
+    for delta in _chunks(draw, arguments):
+        b.emit("response.function_call_arguments.delta", **where, delta=delta)
+    b.emit("response.function_call_arguments.done", **where, name=name, arguments=arguments)
+    item["arguments"] = arguments
+    return item, Output(at.item_id, "function_call", _item_status(cut_short), arguments, name=name, call_id=call_id)
+
+
+def _item_status(cut_short: bool) -> str:
+    """An output item's final status: the last item of a cancelled or incomplete response is cut short."""
+    return "incomplete" if cut_short else "completed"
+
+
+def _details(draw: st.DrawFn, status: str, ids: IdGenerator) -> dict[str, Any] | None:
+    """The ``status_details`` of a response that ended with ``status``."""
+    if status == "cancelled":
+        return {"type": "cancelled", "reason": draw(st.sampled_from(["client_cancelled", "turn_detected"]))}
+    if status == "incomplete":
+        return {"type": "incomplete", "reason": draw(st.sampled_from(["max_output_tokens", "content_filter"]))}
+    if status == "failed":
+        error = RealtimeError("server_error", session_id=ids.new("sess"))
+        return {"type": "failed", "error": error_body(error.type, error.code, error.message)}
+    return None
 
 
 def _open(b: _Builder, response_id: str, index: int, item: dict[str, Any], in_conversation: bool) -> None:
@@ -237,16 +264,15 @@ def _clean(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rate_limit(draw: st.DrawFn) -> dict[str, Any]:
-    limit = draw(st.sampled_from([40000, 15000000]))
+    limit = draw(st.sampled_from([RATE_LIMIT_TOKENS, _HIGH_TIER_RATE_LIMIT_TOKENS]))
     return {"name": "tokens", "limit": limit, "remaining": draw(st.integers(0, limit)),
             "reset_seconds": draw(st.floats(0, 60, allow_nan=False))}
 
 
 def _error_body(draw: st.DrawFn) -> dict[str, Any]:
-    rule = draw(st.sampled_from(_KEEP_OPEN_ERRORS))
-    type_, code, message, param = expected_error(rule, {**_SAMPLE_FIELDS, "path": "session.x_unknown_field"})
-    event_id = draw(st.none() | st.from_regex(r"evt_[a-z0-9]{1,8}", fullmatch=True))
-    return {"type": type_, "code": code, "message": message, "param": param, "event_id": event_id}
+    error = RealtimeError(draw(st.sampled_from(_KEEP_OPEN_ERRORS)),
+                          **{**_SAMPLE_FIELDS, "path": "session.x_unknown_field"})
+    return error.body(draw(st.none() | st.from_regex(r"evt_[a-z0-9]{1,8}", fullmatch=True)))
 
 
 def unknown_event_types(known: Collection[str] = ()) -> st.SearchStrategy[str]:
@@ -270,10 +296,8 @@ def unknown_event_types(known: Collection[str] = ()) -> st.SearchStrategy[str]:
 
 def _documented_types() -> frozenset[str]:
     """Every event type of ``schemas/``: server events and client events."""
-    from ..protocol.schema import load_schemas
-
     schemas = load_schemas()
-    return _server_types(schemas) | frozenset(schemas.client_event_types)
+    return schemas.server_event_types | frozenset(schemas.client_event_types)
 
 
 @st.composite
@@ -303,8 +327,6 @@ def server_streams(
     status ``incomplete``) or ``failed`` (no outputs, the live ``server_error`` details). Some are
     out of band (``conversation_id`` null, no ``conversation.item.*``).
     """
-    from ..protocol.schema import load_schemas
-
     text = st.text(max_size=24) if text is None else text
     ids = IdGenerator(draw(st.integers(0, 2**32)))
     b = _Builder(ids, ids.new("conv"))
@@ -313,7 +335,7 @@ def server_streams(
     events = b.events
     kinds = [k for k, on in (("rate", rate_limits), ("error", errors), ("unknown", unknown_events)) if on]
     extras: list[tuple[int, Event]] = []
-    known = _server_types(load_schemas())
+    known = load_schemas().server_event_types
     if kinds:
         for kind in draw(st.lists(st.sampled_from(kinds), max_size=4)):
             at = draw(st.integers(0, len(events)))
@@ -334,11 +356,3 @@ def server_streams(
     errs = tuple(e["error"] for e in events if e["type"] == "error")
     return ServerStream(tuple(events), tuple(outcomes), errs, unknown)
 
-
-def _server_types(schemas: Any) -> frozenset[str]:
-    index = schemas.document("server_events.json")
-    types = set()
-    for ref in index["oneOf"]:
-        name = ref["$ref"].rsplit("/", 1)[-1]
-        types.add(name.removesuffix(".json"))
-    return frozenset(types)

@@ -267,7 +267,7 @@ def test_schema_breaks_are_of_events_valid_in_the_history() -> None:
                       previous=(None, "msg_001"), expected=tuple({**i, "status": "completed"} for i in items))
     types: set[str] = set()
 
-    @quick(60)
+    @quick(80)
     @given(invalid_events(history, kinds=("schema",)))
     def valid_base(case: InvalidEvent) -> None:
         base = case.base
