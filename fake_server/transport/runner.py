@@ -31,11 +31,15 @@ class LoopRunner:
 
     ``start_timeout`` bounds how long :meth:`start` waits for the loop to be up and its setup
     done; ``stop_timeout`` how long :meth:`stop` waits for the thread, and :meth:`call` for an
-    answer from the loop.
+    answer from the loop. ``raise_teardown_errors``: whether :meth:`stop` raises what the teardown
+    raised in the thread that asked (a recorder's caller wants to know), or the thread logs it (a
+    server stopping at the end of a test run keeps quiet, as it always has).
     """
 
-    def __init__(self, name: str, *, start_timeout: float = 30.0, stop_timeout: float = 30.0) -> None:
+    def __init__(self, name: str, *, start_timeout: float = 30.0, stop_timeout: float = 30.0,
+                 raise_teardown_errors: bool = True) -> None:
         self.name = name
+        self.raise_teardown_errors = raise_teardown_errors
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -95,7 +99,9 @@ class LoopRunner:
             await self._stop.wait()
             try:
                 await teardown()
-            except BaseException as exc:  # stop() raises it in the thread that asked
+            except BaseException as exc:  # stop() raises it in the thread that asked, or it is logged
+                if not self.raise_teardown_errors:
+                    raise
                 self._failure = exc
             finally:
                 self.loop = None
@@ -109,7 +115,7 @@ class LoopRunner:
 
     def stop(self) -> None:
         """Ask the thread's loop to run its teardown and end; wait for the thread (no-op when it
-        does not run). Raises what the teardown raised."""
+        does not run). Raises what the teardown raised, when :attr:`raise_teardown_errors` (else it was logged)."""
         thread, loop, stop = self._thread, self.loop, self._stop
         if thread is None:
             return

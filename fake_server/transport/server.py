@@ -111,7 +111,8 @@ class FakeRealtimeServer:
         self._wake = Wake(self._lock)  # connections opened or closed
         self._registry = Registry()
         self._expectations = Expectations()
-        self._runner = LoopRunner("fake-realtime-server", start_timeout=_START_TIMEOUT, stop_timeout=_STOP_TIMEOUT)
+        self._runner = LoopRunner("fake-realtime-server", start_timeout=_START_TIMEOUT, stop_timeout=_STOP_TIMEOUT,
+                                  raise_teardown_errors=False)
         self._server: Server | None = None
         self._bound: tuple[str, int] | None = None
         self._closing: set[asyncio.Task[None]] = set()

@@ -59,6 +59,18 @@ def test_a_failing_teardown_is_raised_by_stop() -> None:
     assert not runner.busy
 
 
+def test_a_server_runner_logs_a_failing_teardown_instead(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken() -> None:
+        raise RuntimeError("could not close")
+
+    runner = LoopRunner("test-loop", raise_teardown_errors=False)
+    runner.start(_nothing, broken)
+    with caplog.at_level("ERROR", logger="fake_server.transport.runner"):
+        runner.stop()
+    assert not runner.busy
+    assert any("could not close" in str(record.exc_info[1]) for record in caplog.records if record.exc_info)
+
+
 async def test_on_the_callers_loop_calls_run_here_and_now() -> None:
     runner = LoopRunner("unused")
     runner.attach()
