@@ -7,10 +7,14 @@ import queue
 import signal
 import subprocess
 import threading
+from pathlib import Path
 from typing import IO, Sequence
+
+import fake_server
 
 STARTUP_TIMEOUT = 60.0
 EXIT_TIMEOUT = 30.0
+SOURCE_ROOT = Path(fake_server.__file__).resolve().parents[1]  # the folder that holds fake_server/
 
 
 class ServeProcess:
@@ -93,7 +97,18 @@ class ServeProcess:
                 stream.close()
 
 
+def source_pythonpath() -> str:
+    """``PYTHONPATH`` for a child process that imports the ``fake_server`` this process imported:
+    the folder holding it first, whether the package is installed or run from a bare checkout, and
+    wherever that checkout lives."""
+    inherited = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([str(SOURCE_ROOT), *([inherited] if inherited else [])])
+
+
 def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment without API keys or pytest's own variables, the source on
+    ``PYTHONPATH`` (``source_pythonpath``), then ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "PYTEST_"))}
+    env["PYTHONPATH"] = source_pythonpath()
     env.update(extra)
     return env

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from _events import b64, function_call_output, session_config, user_text
 from openai import AsyncOpenAI, OpenAI
 
 from fake_server import FakeRealtimeServer, speech
@@ -34,14 +35,10 @@ async def until(conn: Any, event_type: str, timeout: float = 10) -> list[Any]:
     return await asyncio.wait_for(collect(), timeout)
 
 
-def user_text(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
 async def test_async_sdk_text_turn(realtime_server: FakeRealtimeServer) -> None:
     async with client(realtime_server).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await conn.session.update(session=session_config(output_modalities=["text"]))
         await conn.conversation.item.create(item=user_text("how are you"))
         await conn.response.create()
         events = await until(conn, "response.done")
@@ -68,14 +65,13 @@ async def test_async_sdk_audio_turn_audio_decodes_to_transcript(realtime_server:
 async def test_async_sdk_function_call_round_trip(realtime_server: FakeRealtimeServer) -> None:
     async with client(realtime_server).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": TOOLS})
+        await conn.session.update(session=session_config(output_modalities=["text"], tools=TOOLS))
         await conn.conversation.item.create(item=user_text("call get_weather for Paris"))
         await conn.response.create()
         events = await until(conn, "response.done")
         call = next(e for e in events if e.type == "response.function_call_arguments.done")
         assert (call.name, json.loads(call.arguments)) == ("get_weather", {"city": "example"})
-        await conn.conversation.item.create(item={"type": "function_call_output", "call_id": call.call_id,
-                                                  "output": "rainy"})
+        await conn.conversation.item.create(item=function_call_output(call.call_id, "rainy"))
         await conn.response.create()
         events = await until(conn, "response.done")
         assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == (
@@ -131,12 +127,12 @@ async def test_async_sdk_out_of_band_response(realtime_server: FakeRealtimeServe
 async def test_async_sdk_server_vad_turn_from_codec_audio(realtime_server: FakeRealtimeServer) -> None:
     async with client(realtime_server).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "audio": {
-            "input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}})
+        await conn.session.update(session=session_config(output_modalities=["text"], audio={
+            "input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}))
         await conn.recv()
         audio = speech.silence(400) + speech.synthesize("book a table for two") + speech.silence(700)
         for start in range(0, len(audio), 4800):  # 100 ms chunks
-            await conn.input_audio_buffer.append(audio=base64.b64encode(audio[start:start + 4800]).decode())
+            await conn.input_audio_buffer.append(audio=b64(audio[start:start + 4800]))
         events = await until(conn, "response.done")
         names = [e.type for e in events]
         assert names[:5] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
@@ -161,8 +157,8 @@ def test_sync_sdk_text_and_audio_turns(realtime_server: FakeRealtimeServer) -> N
             if event.type == "response.output_text.delta":
                 text += event.delta
         assert text == "You said: sync hello"
-        conn.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
-        conn.input_audio_buffer.append(audio=base64.b64encode(speech.synthesize("spoken sync")).decode())
+        conn.session.update(session=session_config(vad=False))
+        conn.input_audio_buffer.append(audio=b64(speech.synthesize("spoken sync")))
         conn.input_audio_buffer.commit()
         conn.response.create()
         audio = b""

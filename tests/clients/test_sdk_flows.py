@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 import pytest
+from _events import assistant_text, b64, event, item_create, message, pcm, session_config, system_text, user_text
 from _live_verdicts import WRONG_CONTENT_TYPES
 from openai import AsyncOpenAI, OpenAI
 
 from fake_server import FakeRealtimeServer
 
 HISTORY: list[dict[str, Any]] = [
-    {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "You are terse."}]},
-    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "What is 2+2?"}]},
-    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "4."}]},
-    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "And 3+3?"}]},
-]
+    system_text("You are terse."), user_text("What is 2+2?"), assistant_text("4."), user_text("And 3+3?")]
 
 
 def pcm_b64(ms: int) -> str:
-    return base64.b64encode(b"\x10\x00" * 24 * ms).decode()
+    return b64(pcm(ms, b"\x10\x00"))
 
 
 async def connect(server: FakeRealtimeServer) -> Any:
@@ -44,19 +40,19 @@ async def test_async_sdk_loads_history_with_correct_content_types(realtime_serve
             ("system", "input_text"), ("user", "input_text"), ("assistant", "output_text"), ("user", "input_text")]
 
 
-@pytest.mark.parametrize(("role", "part_type", "message"), WRONG_CONTENT_TYPES)
+@pytest.mark.parametrize(("role", "part_type", "wording"), WRONG_CONTENT_TYPES)
 async def test_async_sdk_wrong_content_type_gets_the_live_error_and_session_survives(
-    realtime_server: FakeRealtimeServer, role: str, part_type: str, message: str
+    realtime_server: FakeRealtimeServer, role: str, part_type: str, wording: str
 ) -> None:
-    realtime_server.expect_error(code="invalid_value", message=message, param="item.content[0].type", times=1)
+    realtime_server.expect_error(code="invalid_value", message=wording, param="item.content[0].type", times=1)
     async with await connect(realtime_server) as conn:
         await conn.recv()
-        await conn.send_raw(json.dumps({"type": "conversation.item.create", "event_id": f"load_{role}", "item": {
-            "type": "message", "role": role, "content": [{"type": part_type, "text": "hello"}]}}))
+        await conn.send_raw(json.dumps(item_create(message(role, {"type": part_type, "text": "hello"}),
+                                                   event_id=f"load_{role}")))
         error = await conn.recv()
         assert error.type == "error"
         assert (error.error.code, error.error.message, error.error.param, error.error.event_id) == (
-            "invalid_value", message, "item.content[0].type", f"load_{role}")
+            "invalid_value", wording, "item.content[0].type", f"load_{role}")
         # the connection is still usable and nothing was added
         await conn.conversation.item.create(item=HISTORY[1])
         assert (await conn.recv()).type == "conversation.item.added"
@@ -70,7 +66,7 @@ async def test_async_sdk_audio_commit_delete_and_reset_by_deleting_everything(
     realtime_server.expect_error(code="item_delete_invalid_item_id", times=1)
     async with await connect(realtime_server) as conn:
         await conn.recv()
-        await conn.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+        await conn.session.update(session=session_config(vad=False))
         assert (await conn.recv()).type == "session.updated"
         for item in HISTORY[:2]:
             await conn.conversation.item.create(item=item)
@@ -111,7 +107,7 @@ async def test_async_sdk_session_reset_is_an_unknown_event_type(realtime_server:
     realtime_server.expect_error(code="invalid_value", param="type", client_event="session.reset")
     async with await connect(realtime_server) as conn:
         await conn.recv()
-        await conn.send_raw(json.dumps({"type": "session.reset", "event_id": "reset_1"}))
+        await conn.send_raw(json.dumps(event("session.reset", "reset_1")))
         error = await conn.recv()
         assert (error.error.code, error.error.param, error.error.event_id) == ("invalid_value", "type", "reset_1")
         assert error.error.message.startswith("Invalid value: 'session.reset'. Supported values are: 'session.update'")
@@ -128,8 +124,7 @@ def test_sync_sdk_history_wrong_type_and_delete(realtime_server: FakeRealtimeSer
         conn.conversation.item.create(item=HISTORY[0])
         added = conn.recv()
         assert conn.recv().type == "conversation.item.done"
-        conn.send_raw(json.dumps({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "text", "text": "hi"}]}}))
+        conn.send_raw(json.dumps(item_create(message("user", {"type": "text", "text": "hi"}))))
         error = conn.recv()
         assert error.error.message == WRONG_CONTENT_TYPES[0][2] and error.error.event_id is None
         conn.conversation.item.delete(item_id=added.item.id)

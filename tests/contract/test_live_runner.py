@@ -8,28 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from _pytester import copy_scenarios, run_pytest, start_project
 from fake_server import FakeRealtimeServer
 from fake_server import script as s
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY = "sk-canary-live-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-CONFTEST = """
-import fake_server.pytest_plugin as plugin
-
-def pytest_configure(config):
-    if not config.pluginmanager.is_registered(plugin):
-        config.pluginmanager.register(plugin, "fake_realtime")
-"""
 PICKED = ["out_of_band_response", "session_reset_unknown_type", "history_wrong_user_types"]
 
 
 def inner_project(pytester: pytest.Pytester) -> None:
     """The contract test module as it is in the repo, beside a copy of three library scenarios."""
-    pytester.makeconftest(CONFTEST)
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    scenarios = pytester.mkdir("scenarios")
-    for name in PICKED:
-        (scenarios / f"{name}.jsonl").write_text((REPO / "scenarios" / f"{name}.jsonl").read_text())
+    copy_scenarios(start_project(pytester) / "scenarios", *PICKED)
     tests = pytester.mkdir("tests")
     contract = tests / "contract"
     contract.mkdir()
@@ -45,8 +35,8 @@ def test_live_runs_through_the_recorder_and_the_report_lists_each_divergence(
     recordings = tmp_path / "live"
     with FakeRealtimeServer(api_keys=[CANARY]) as stand_in:
         stand_in.script.on(s.always, s.server_error())  # "live" answers every response with a failure
-        result = pytester.runpytest_inprocess(
-            "-p", "no:cacheprovider", "--realtime-live", f"--realtime-live-url={stand_in.url}",
+        result = run_pytest(
+            pytester, "--realtime-live", f"--realtime-live-url={stand_in.url}",
             f"--realtime-report={report}", f"--realtime-live-recordings={recordings}")
         handshakes = [c.handshake for c in stand_in.connections]
     outcomes = result.parseoutcomes()
@@ -80,10 +70,10 @@ def test_without_the_option_or_the_key_the_live_half_is_skipped(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     inner_project(pytester)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
+    result = run_pytest(pytester, "-rs")
     result.assert_outcomes(passed=1 + 3, skipped=3)
     result.stdout.fnmatch_lines(["*live contract tests run with --realtime-live*"])
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs", "--realtime-live")
+    result = run_pytest(pytester, "-rs", "--realtime-live")
     result.assert_outcomes(passed=1 + 3, skipped=3)
     result.stdout.fnmatch_lines(["*--realtime-live needs OPENAI_API_KEY*"])
     assert "OPENAI_API_KEY" not in os.environ

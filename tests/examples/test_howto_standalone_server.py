@@ -56,7 +56,7 @@ def test_a_script_file_drives_the_conversation_and_the_admin_api_shows_it() -> N
 
         # read what happened, as a test in any language would
         [session] = admin("GET", admin_url + "/sessions").body["sessions"]
-        assert session["handshake"]["headers"]["authorization"] == "Bearer *******"  # keys never shown
+        assert session["handshake"]["headers"]["authorization"] == "Bearer sk-****"  # keys never shown
         calls = admin("GET", admin_url + "/sessions/0/journal?type=response.done").body["frames"]
         last_output = calls[-1]["event"]["response"]["output"]
         assert [item["type"] for item in last_output] == ["message", "function_call"]

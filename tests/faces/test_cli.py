@@ -14,6 +14,7 @@ import yaml
 from openai import AsyncOpenAI
 
 from _bad_scripts import BAD_SCRIPTS
+from _events import session_config, user_text
 from _serve_process import ServeProcess, child_env
 from fake_server.cli import main
 
@@ -177,9 +178,8 @@ def test_serve_paces_responses_when_asked() -> None:
         admin_url = child.field("admin")
         client = OpenAI(api_key="sk-test", websocket_base_url=base_url)
         with client.realtime.connect(model="gpt-realtime") as conn:
-            conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
-            conn.conversation.item.create(
-                item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
+            conn.session.update(session=session_config(output_modalities=["text"]))
+            conn.conversation.item.create(item=user_text("hi"))
             conn.response.create()
             while conn.recv().type != "response.done":
                 pass

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-# Registers the plugin in the inner run even when the package is not installed.
-CONFTEST = """
-import fake_server.pytest_plugin as plugin
-
-def pytest_configure(config):
-    if not config.pluginmanager.is_registered(plugin):
-        config.pluginmanager.register(plugin, "fake_realtime")
-"""
+from _pytester import run_pytest, run_pytest_subprocess, run_pytest_subprocess_by_entry_point, start_project
 
 
 def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
-    pytester.makeconftest(CONFTEST)
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    start_project(pytester)
     pytester.makepyfile(source)
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    return run_pytest(pytester, *args)
 
 
 def test_fresh_state_per_test_on_the_same_port_sync_and_async(pytester: pytest.Pytester) -> None:
@@ -92,13 +84,13 @@ def test_internal_error_fails_the_test_with_a_readable_report(pytester: pytest.P
         """
         import json
         from websockets.sync.client import connect
-        import fake_server.transport.server
+        import fake_server.core.handshake
 
         def broken(*args, **kwargs):
             raise ZeroDivisionError("core bug for the report")
 
         def test_hits_a_core_bug(realtime_server, monkeypatch):
-            monkeypatch.setattr(fake_server.transport.server, "open_session", broken)
+            monkeypatch.setattr(fake_server.core.handshake, "Session", broken)
             with connect(realtime_server.url + "?model=gpt-realtime",
                          additional_headers={"Authorization": "Bearer sk-x"}) as ws:
                 assert json.loads(ws.recv(timeout=10))["error"]["type"] == "server_error"
@@ -121,7 +113,7 @@ def test_each_xdist_worker_gets_its_own_listener(pytester: pytest.Pytester) -> N
     pytest.importorskip("xdist")
     out = pytester.path / "ports"
     out.mkdir()
-    pytester.makeconftest(CONFTEST)
+    start_project(pytester)
     pytester.makepyfile(
         f"""
         import os
@@ -139,7 +131,7 @@ def test_each_xdist_worker_gets_its_own_listener(pytester: pytest.Pytester) -> N
                 f.write(f"{{realtime_server.port}}\\n")
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dist", "load")
+    result = run_pytest_subprocess(pytester, "-n", "2", "--dist", "load")
     result.assert_outcomes(passed=4)
     ports = {path.name: set(path.read_text().split()) for path in out.iterdir()}
     assert sorted(ports) == ["gw0", "gw1"]
@@ -210,7 +202,7 @@ def test_an_unnoticed_error_fails_the_test_with_a_readable_list(pytester: pytest
 
 def test_an_unnoticed_error_fails_a_test_run_in_a_separate_process(pytester: pytest.Pytester) -> None:
     # The plugin as an installed package loads it (entry point), in a pytest process of its own.
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    start_project(pytester)
     pytester.makepyfile(
         """
         import json
@@ -223,7 +215,7 @@ def test_an_unnoticed_error_fails_a_test_run_in_a_separate_process(pytester: pyt
                     "type": "message", "role": "user", "content": [{"type": "text", "text": "Hi"}]}}))
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run_pytest_subprocess_by_entry_point(pytester)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([
         "*ERROR at teardown of test_loads_history_with_a_wrong_type*",

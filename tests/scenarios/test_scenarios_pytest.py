@@ -8,24 +8,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CANARY = "sk-canary-cassette-5e4d3c2b1a0f9e8d7c6b"
-CONFTEST = """
-import fake_server.pytest_plugin as plugin
+from _pytester import copy_scenarios, run_pytest, start_project
+from _serve_process import child_env
 
-def pytest_configure(config):
-    if not config.pluginmanager.is_registered(plugin):
-        config.pluginmanager.register(plugin, "fake_realtime")
-"""
+CANARY = "sk-canary-cassette-5e4d3c2b1a0f9e8d7c6b"
 
 
 def project(pytester: pytest.Pytester, *names: str, ini: str = "") -> Path:
-    pytester.makeconftest(CONFTEST)
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n" + ini)
-    directory = pytester.mkdir("scen")
-    for name in names:
-        (directory / f"{name}.jsonl").write_text((REPO / "scenarios" / f"{name}.jsonl").read_text())
-    return directory
+    return copy_scenarios(start_project(pytester, ini) / "scen", *names)
 
 
 def test_scenario_files_in_the_configured_directories_are_collected_as_tests(pytester: pytest.Pytester) -> None:
@@ -36,7 +26,7 @@ def test_scenario_files_in_the_configured_directories_are_collected_as_tests(pyt
                                                            '"name": "broken_on_purpose"'))
     other = pytester.mkdir("data")
     (other / "not_a_scenario.jsonl").write_text('{"anything": 1}\n')  # outside the configured directories
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v", "--realtime-timeout=2")
+    result = run_pytest(pytester, "-v", "--realtime-timeout=2")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
         "scen/broken.jsonl::broken_on_purpose FAILED*",
@@ -53,7 +43,7 @@ def test_a_malformed_scenario_file_is_a_collection_error_naming_the_line(pyteste
     (directory / "bad.jsonl").write_text(json.dumps({"scenario": 1, "name": "x", "description": "d",
                                                      "dialect": "ga", "model": "m", "source": "s"}) +
                                          '\n{"dir": "client"}\n')
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = run_pytest(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*bad.jsonl:2: a line has exactly one of 'event' and 'close'*"])
 
@@ -78,7 +68,7 @@ def test_the_marker_replays_a_named_scenario_and_the_test_inspects_the_server(py
         def test_unknown(realtime_scenario):
             pass
     """)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_named.py")
+    result = run_pytest(pytester, "test_named.py")
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*no scenario 'no_such_scenario'*"])
 
@@ -90,7 +80,7 @@ def test_a_known_divergence_is_an_expected_failure(pytester: pytest.Pytester) ->
     header = json.loads(rows[0])
     header["divergence"] = "pretend the live text differs"
     path.write_text("\n".join([json.dumps(header), *rows[1:]]).replace("'session.reset'", "'x'") + "\n")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rx", "--realtime-timeout=2")
+    result = run_pytest(pytester, "-rx", "--realtime-timeout=2")
     result.assert_outcomes(xfailed=1)
     result.stdout.fnmatch_lines(["*known divergence of the fake: pretend the live text differs*"])
 
@@ -122,7 +112,7 @@ def test_client(realtime_cassette):
 
 def run_mode(pytester: pytest.Pytester, mode: str, texts: str, monkeypatch: pytest.MonkeyPatch) -> pytest.RunResult:
     monkeypatch.setenv("CLIENT_TEXTS", texts)
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--realtime-record-mode={mode}")
+    return run_pytest(pytester, f"--realtime-record-mode={mode}")
 
 
 def test_record_modes_none_once_new_episodes_all(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,6 +205,7 @@ def test_new_episodes_then_none_replays_whatever_the_order_and_the_merged_file_r
     # ... and so does the merged file through the replay command
     with FakeRealtimeServer() as server:
         done = subprocess.run([sys.executable, "-m", "fake_server.cli", "replay", str(cassette), "--url", server.url,
-                               "--timeout", "5"], check=False, capture_output=True, text=True, timeout=60)
+                               "--timeout", "5"], check=False, capture_output=True, text=True, timeout=60,
+                              env=child_env())
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "1 passed, 0 failed (0 of them known divergences)"
